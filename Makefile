@@ -1,0 +1,33 @@
+# unicard: the targets a newcomer, a vendor and CI use. Each installs what it needs.
+.PHONY: setup build typecheck lint test fuzz reliability bench demo clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	npx tsc -p tsconfig.build.json
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+
+lint: typecheck
+
+# The default run: unit, property, integration and e2e tests (under 10 minutes on 2 cores).
+test: setup typecheck
+	npx vitest run
+
+# Long counts: fuzzing with 1,000,000+ cases.
+fuzz: setup
+	UNICARD_FUZZ_RUNS=1000000 npx vitest run --testNamePattern 'fuzz|property'
+
+reliability: setup
+	@echo "reliability campaign: not yet (issue 8)"
+
+bench: setup
+	node --import tsx bench/run.ts
+
+demo: setup
+	@echo "demo: not yet — the daemon does not exist yet (issues 4 and 5)"
+
+clean:
+	rm -rf dist results

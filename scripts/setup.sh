@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine with Node 20:
+# npm packages (npm ci, only when the lockfile changed) and socat (for ptys).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "unicard needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
+
+stamp=node_modules/.unicard-setup
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  echo "setup: installing npm packages (npm ci) ..."
+  npm ci --no-audit --no-fund
+  touch "$stamp"
+fi
+
+if ! command -v socat >/dev/null 2>&1; then
+  echo "setup: socat is missing; installing it with apt-get (it makes the virtual serial ports) ..."
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo -n"
+  if ! { $sudo_cmd apt-get install -y socat >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null 2>&1 && $sudo_cmd apt-get install -y socat >/dev/null 2>&1; }; }; then
+    echo "setup: could not install socat. Install it yourself: sudo apt-get install socat" >&2
+    echo "       (the pty tests and the demo need it; everything else still works)" >&2
+    exit 1
+  fi
+fi
