@@ -110,3 +110,20 @@ export class SessionError extends UnicardError {
 export function isUnicardError(e: unknown): e is UnicardError {
   return e instanceof UnicardError;
 }
+
+/** Links (serial, TCP, HID, memory): opening, reading and writing bytes or reports. */
+export type LinkErrorCode =
+  | 'LINK_NOT_FOUND'
+  | 'LINK_PERMISSION_DENIED'
+  | 'LINK_BUSY'
+  | 'LINK_CLOSED'
+  | 'LINK_IO'
+  | 'LINK_TIMEOUT'
+  | 'LINK_UNAVAILABLE';
+
+export class LinkError extends UnicardError {
+  declare readonly code: LinkErrorCode;
+  constructor(code: LinkErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(code, message, detail);
+  }
+}
