@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import nacl from 'tweetnacl';
+import { describe, expect, it } from 'vitest';
+import { CryptoError } from '../errors.js';
+import { fuzzRuns } from '../../test/support/fuzz.js';
+import { fromHex, toHex } from './bytes.js';
+import { isCanonicalS, NodeEd25519, TweetnaclEd25519, type Ed25519 } from './ed25519.js';
+
+const vectorsDir = new URL('../../test/vectors/', import.meta.url);
+const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name, vectorsDir), 'utf8'));
+
+interface Rfc8032Case { priv: string; pub: string; msg: string; sig: string }
+interface WycheproofEd25519 {
+  numberOfTests: number;
+  testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: 'valid' | 'invalid'; flags: string[] }[] }[];
+}
+
+const rfc = readJson('rfc8032-ed25519.json') as Rfc8032Case[];
+const wycheproof = readJson('wycheproof-ed25519.json') as WycheproofEd25519;
+const impls: Ed25519[] = [new NodeEd25519(), new TweetnaclEd25519()];
+
+// L = 2^252 + 27742317777372353535851937790883648493
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+function readLe(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i] as number);
+  return v;
+}
+function writeLe(value: bigint, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+describe('Ed25519 RFC 8032 §7.1', () => {
+  it('has the three published cases', () => {
+    expect(rfc).toHaveLength(3);
+  });
+  for (const ed of impls) {
+    it.each(rfc.map((c, i) => [i + 1, c] as const))(`${ed.name}: test %i gives the published key and signature`, (_n, c) => {
+      const seed = fromHex(c.priv);
+      const msg = fromHex(c.msg);
+      expect(toHex(ed.publicKeyFromSeed(seed))).toBe(c.pub);
+      expect(toHex(ed.sign(seed, msg))).toBe(c.sig);
+      expect(ed.verify(fromHex(c.pub), msg, fromHex(c.sig))).toBe(true);
+    });
+  }
+  it('both implementations give byte-identical signatures', () => {
+    const [a, b] = impls as [Ed25519, Ed25519];
+    for (const c of rfc) {
+      expect(a.sign(fromHex(c.priv), fromHex(c.msg))).toEqual(b.sign(fromHex(c.priv), fromHex(c.msg)));
+    }
+  });
+});
+
+describe('Ed25519 Wycheproof (151 cases)', () => {
+  const cases = wycheproof.testGroups.flatMap((g) => g.tests.map((t) => ({ pk: g.publicKey.pk, ...t })));
+  it('has all 151 cases', () => {
+    expect(cases).toHaveLength(151);
+    expect(wycheproof.numberOfTests).toBe(151);
+  });
+  for (const ed of impls) {
+    it(`${ed.name} gives the expected result on every case`, () => {
+      const wrong = cases.filter((c) => ed.verify(fromHex(c.pk), fromHex(c.msg), fromHex(c.sig)) !== (c.result === 'valid'));
+      expect(wrong.map((c) => c.tcId)).toEqual([]);
+    });
+  }
+  it('plain tweetnacl (without our S < L check) accepts exactly tcId 63–66 and 85', () => {
+    const accepted = cases.filter((c) => {
+      const pk = fromHex(c.pk);
+      const sig = fromHex(c.sig);
+      return sig.length === 64 && c.result === 'invalid' && nacl.sign.detached.verify(fromHex(c.msg), sig, pk);
+    });
+    expect(accepted.map((c) => c.tcId)).toEqual([63, 64, 65, 66, 85]);
+  });
+  it('the malleable cases (tcId 63–66, 85) are the ones the S < L check catches', () => {
+    const caught = cases.filter((c) => fromHex(c.sig).length === 64 && !isCanonicalS(fromHex(c.sig))).map((c) => c.tcId);
+    expect(caught).toEqual(expect.arrayContaining([63, 64, 65, 66, 85]));
+    for (const c of cases.filter((x) => caught.includes(x.tcId))) expect(c.result).toBe('invalid');
+  });
+});
+
+describe('isCanonicalS', () => {
+  const sig = (s: bigint): Uint8Array => {
+    const out = new Uint8Array(64);
+    out.set(writeLe(s, 32), 32);
+    return out;
+  };
+  it('accepts 0 and L-1, rejects L, L+1 and 2^256-1', () => {
+    expect(isCanonicalS(sig(0n))).toBe(true);
+    expect(isCanonicalS(sig(L - 1n))).toBe(true);
+    expect(isCanonicalS(sig(L))).toBe(false);
+    expect(isCanonicalS(sig(L + 1n))).toBe(false);
+    expect(isCanonicalS(sig((1n << 256n) - 1n))).toBe(false);
+  });
+  it('rejects wrong lengths', () => {
+    expect(isCanonicalS(new Uint8Array(63))).toBe(false);
+    expect(isCanonicalS(new Uint8Array(65))).toBe(false);
+  });
+});
+
+describe('Ed25519 bad inputs', () => {
+  const seed = new Uint8Array(32).fill(7);
+  for (const ed of impls) {
+    it(`${ed.name}: wrong seed lengths throw KEY_INVALID`, () => {
+      for (const n of [0, 31, 33, 64]) {
+        expect(() => ed.sign(new Uint8Array(n), new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+        expect(() => ed.publicKeyFromSeed(new Uint8Array(n))).toThrow(CryptoError);
+      }
+      expect(() => ed.sign('x' as unknown as Uint8Array, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    });
+    it(`${ed.name}: wrong key or signature lengths verify false`, () => {
+      const pk = ed.publicKeyFromSeed(seed);
+      const msg = new Uint8Array([1, 2, 3]);
+      const s = ed.sign(seed, msg);
+      expect(ed.verify(pk, msg, s)).toBe(true);
+      expect(ed.verify(pk.subarray(0, 31), msg, s)).toBe(false);
+      expect(ed.verify(new Uint8Array([...pk, 0]), msg, s)).toBe(false);
+      expect(ed.verify(pk, msg, s.subarray(0, 63))).toBe(false);
+      expect(ed.verify(pk, msg, new Uint8Array([...s, 0]))).toBe(false);
+      expect(ed.verify(new Uint8Array(32), msg, s)).toBe(false);
+      expect(ed.verify(new Uint8Array(32).fill(0xff), msg, s)).toBe(false);
+      expect(ed.verify(pk, msg, new Uint8Array(64))).toBe(false);
+    });
+  }
+  it('node:crypto keeps its public-key cache bounded', () => {
+    const ed = new NodeEd25519({ publicKeyCacheSize: 8 });
+    const msg = new Uint8Array([9]);
+    for (let i = 0; i < 20; i++) {
+      const sd = new Uint8Array(32).fill(i);
+      expect(ed.verify(ed.publicKeyFromSeed(sd), msg, ed.sign(sd, msg))).toBe(true);
+    }
+    expect(ed.cachedPublicKeys).toBe(8);
+  });
+});
+
+describe('Ed25519 property: both implementations agree', () => {
+  const [nodeEd, naclEd] = impls as [Ed25519, Ed25519];
+  it('property: same keys, same signatures, same verdicts; S+L rejected by both', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), fc.nat(63), (seed, msg, flip) => {
+        const pk = nodeEd.publicKeyFromSeed(seed);
+        expect(naclEd.publicKeyFromSeed(seed)).toEqual(pk);
+        const sig = nodeEd.sign(seed, msg);
+        expect(naclEd.sign(seed, msg)).toEqual(sig);
+        expect(nodeEd.verify(pk, msg, sig)).toBe(true);
+        expect(naclEd.verify(pk, msg, sig)).toBe(true);
+        // S + L: same point equation, different bytes — must be refused.
+        const s = readLe(sig.subarray(32));
+        if (s + L < 1n << 256n) {
+          const malleable = new Uint8Array(sig);
+          malleable.set(writeLe(s + L, 32), 32);
+          expect(nodeEd.verify(pk, msg, malleable)).toBe(false);
+          expect(naclEd.verify(pk, msg, malleable)).toBe(false);
+        }
+        // One flipped bit anywhere in the signature: both say no.
+        const bad = new Uint8Array(sig);
+        bad[flip] = (bad[flip] as number) ^ 1;
+        expect(nodeEd.verify(pk, msg, bad)).toBe(false);
+        expect(naclEd.verify(pk, msg, bad)).toBe(false);
+      }),
+      { numRuns: fuzzRuns(100) },
+    );
+  });
+  it('property: random key/message/signature bytes get the same verdict from both', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 64, maxLength: 64 }), (pk, msg, sig) => {
+        expect(naclEd.verify(pk, msg, sig)).toBe(nodeEd.verify(pk, msg, sig));
+      }),
+      { numRuns: fuzzRuns(100) },
+    );
+  });
+});
