@@ -101,7 +101,7 @@ function publicCacheKey(bytes: Uint8Array): string {
 
 /** Cache key for a seed: a hash, so the secret itself never becomes an immutable JS string. */
 function seedCacheKey(seed: Uint8Array): string {
-  return createHash('sha256').update('unicard seed cache').update(seed).digest('latin1');
+  return createHash('sha256').update('unicard seed cache').update(seed).digest('base64');
 }
 
 // Fixed DER wrappers for raw Ed25519 keys (RFC 8410): PKCS#8 v1 with OID 1.3.101.112 and
