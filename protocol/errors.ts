@@ -78,7 +78,12 @@ export type CryptoErrorCode =
   | 'CERT_BAD_SIGNATURE'
   | 'CERT_UNKNOWN_ISSUER'
   | 'CERT_EXPIRED'
-  | 'CERT_NOT_YET_VALID';
+  | 'CERT_NOT_YET_VALID'
+  | 'KEY_UNKNOWN'
+  | 'STRUCT_MALFORMED'
+  | 'STRUCT_WRONG_DOMAIN'
+  | 'STRUCT_NONCE_MISMATCH'
+  | 'FIRMWARE_HASH_MISMATCH';
 
 export class CryptoError extends UnicardError {
   declare readonly code: CryptoErrorCode;
