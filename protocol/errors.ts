@@ -124,7 +124,8 @@ export type LinkErrorCode =
   | 'LINK_CLOSED'
   | 'LINK_IO'
   | 'LINK_TIMEOUT'
-  | 'LINK_UNAVAILABLE';
+  | 'LINK_UNAVAILABLE'
+  | 'LINK_INVALID_OPTIONS';
 
 export class LinkError extends UnicardError {
   declare readonly code: LinkErrorCode;
