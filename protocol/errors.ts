@@ -25,6 +25,7 @@ export type FramingErrorCode =
   | 'FRAME_CRC_MISMATCH'
   | 'FRAME_BAD_VERSION'
   | 'FRAME_BAD_FLAGS'
+  | 'FRAME_BAD_LIMIT'
   | 'HID_REPORT_SIZE'
   | 'HID_BAD_CHANNEL'
   | 'HID_BAD_COMMAND'
@@ -34,7 +35,8 @@ export type FramingErrorCode =
   | 'HID_CHANNEL_BUSY'
   | 'HID_TIMEOUT'
   | 'HID_BAD_NONCE'
-  | 'HID_NO_CHANNELS';
+  | 'HID_NO_CHANNELS'
+  | 'HID_BAD_LENGTH';
 
 export class FramingError extends UnicardError {
   declare readonly code: FramingErrorCode;
