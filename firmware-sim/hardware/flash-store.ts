@@ -1,0 +1,615 @@
+/**
+ * The terminal's flash: two firmware image slots (A/B), the running slot, the test-boot
+ * state, the anti-rollback counter and an upload staging area, persisted so that a pulled
+ * cable or a kill at any instant leaves a consistent store. Implements DESIGN.md §9 as
+ * methods the firmware-update handlers call:
+ *
+ *   begin(header, total) → resume offset      write(offset, bytes) → next offset
+ *   finish() → verified image, pending        activate() → test boot at next reboot
+ *   reboot() → test boot / rollback           confirm() → permanent, anti-rollback raised
+ *
+ * Files (all next to `path`):
+ * - `path`            the state, JSON, replaced atomically (temp + fsync + rename) on every change;
+ * - `path.slot-A|B`   the image bodies;
+ * - `path.staging`    bytes of the upload in progress, keyed in the state by the image hash.
+ * Upload bytes are fsynced before the state records the new offset, so the recorded offset
+ * never runs ahead of the data; on open, data beyond it (a chunk cut off by a crash) is cut.
+ */
+import { open, readFile, rename, stat, truncate } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { removeIfExists, SerialQueue, writeFileAtomic, type AtomicWriteStep } from './atomic-file.js';
+import { HardwareError } from './hardware-error.js';
+
+/** Slot names. */
+export type SlotName = 'A' | 'B';
+
+/** What a verified firmware header says about its image. */
+export interface FirmwareHeaderInfo {
+  readonly vendor: string;
+  readonly model: string;
+  /** Display version, e.g. "1.1.0". */
+  readonly version: string;
+  /** The image's anti-rollback counter; images below the device's counter are refused. */
+  readonly antiRollback: number;
+  /** Body size in bytes. */
+  readonly size: number;
+  /** SHA-512 of the body (64 bytes); also the key of the upload staging area. */
+  readonly bodyHash: Uint8Array;
+}
+
+/**
+ * Parses a firmware header and checks its vendor signature (and, if the terminal is set up
+ * so, vendor and model). Throws HardwareError FW_BAD_HEADER, FW_BAD_SIGNATURE or
+ * FW_WRONG_MODEL. Injected so the trusted vendor roots are configuration.
+ */
+export interface FirmwareVerifier {
+  verifyHeader(header: Uint8Array): FirmwareHeaderInfo;
+}
+
+/**
+ * Life of an image in a slot: `pending` (verified, not activated) → `activated` (test boot
+ * at next reboot) → `testing` (running on trial) → `confirmed`; or `rejected` (rolled back,
+ * or its body failed the boot-time hash check).
+ */
+export type SlotState = 'confirmed' | 'pending' | 'activated' | 'testing' | 'rejected';
+
+/** One slot's image. */
+export interface SlotInfo {
+  readonly header: Uint8Array;
+  readonly vendor: string;
+  readonly model: string;
+  readonly version: string;
+  readonly antiRollback: number;
+  readonly size: number;
+  readonly bodyHash: Uint8Array;
+  readonly state: SlotState;
+}
+
+/** The upload in progress. */
+export interface StagingInfo {
+  readonly imageHash: Uint8Array;
+  readonly header: Uint8Array;
+  readonly version: string;
+  readonly total: number;
+  /** Bytes received so far; the next chunk must start here. */
+  readonly offset: number;
+}
+
+/** A snapshot for FirmwareStatus / GetInfo. */
+export interface FlashStatus {
+  readonly running: SlotName;
+  readonly runningVersion: string;
+  /** The running image is on trial: confirm it, or the next reboot rolls back. */
+  readonly testBoot: boolean;
+  /** The slot that the next reboot will test-boot, if any. */
+  readonly bootNext: SlotName | null;
+  readonly antiRollback: number;
+  readonly bootCount: number;
+  readonly slots: Readonly<Record<SlotName, SlotInfo | null>>;
+  readonly staging: StagingInfo | null;
+}
+
+/** What {@link FlashStore.reboot} did. */
+export interface BootResult {
+  /** normal: same image; test: a newly activated image on trial; rolled_back: trial image dropped. */
+  readonly mode: 'normal' | 'test' | 'rolled_back';
+  readonly running: SlotName;
+  readonly version: string;
+  /** Version that was rolled back, or that failed its boot-time hash check. */
+  readonly rejectedVersion?: string;
+}
+
+/** Where a test may simulate a crash (by throwing from {@link FlashStoreOptions.onStep}). */
+export type FlashStep =
+  | `state-${AtomicWriteStep}`
+  | 'staging-data-synced'
+  | 'slot-body-renamed';
+
+/** The factory image a new flash store starts with, in slot A, confirmed. */
+export interface FactoryImage {
+  readonly header: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+export interface FlashStoreOptions {
+  verifier: FirmwareVerifier;
+  /** Required when the store file does not exist yet. */
+  factory?: FactoryImage;
+  /** fsync every change (default true). Off only for unpaced benchmarks. */
+  durable?: boolean;
+  /** Test hook: throwing here simulates a crash at that step. */
+  onStep?: (step: FlashStep) => void;
+}
+
+interface SlotRecord {
+  header: string;
+  vendor: string;
+  model: string;
+  version: string;
+  antiRollback: number;
+  size: number;
+  bodyHash: string;
+  state: SlotState;
+}
+
+interface StagingRecord {
+  imageHash: string;
+  header: string;
+  version: string;
+  total: number;
+  offset: number;
+}
+
+interface FlashRecord {
+  format: 'unicard-flash/1';
+  running: SlotName;
+  testBoot: boolean;
+  bootNext: SlotName | null;
+  antiRollback: number;
+  bootCount: number;
+  slots: Record<SlotName, SlotRecord | null>;
+  staging: StagingRecord | null;
+}
+
+const FORMAT = 'unicard-flash/1';
+const SLOT_STATES: readonly SlotState[] = ['confirmed', 'pending', 'activated', 'testing', 'rejected'];
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const other = (s: SlotName): SlotName => (s === 'A' ? 'B' : 'A');
+
+/** Persistent A/B firmware flash; see the module comment. Methods are serialised internally. */
+export class FlashStore {
+  private readonly queue = new SerialQueue();
+  private readonly durable: boolean;
+
+  private constructor(
+    readonly path: string,
+    private state: FlashRecord,
+    private readonly options: FlashStoreOptions,
+  ) {
+    this.durable = options.durable ?? true;
+  }
+
+  /**
+   * Open the store at `path`, creating it from `options.factory` if it does not exist.
+   * Repairs what a crash can leave: a stale temp file (ignored), upload bytes past the
+   * recorded offset (cut), an upload whose bytes were already moved into a slot (moved back).
+   * Throws HardwareError STORAGE_CORRUPT when the state file is unreadable.
+   */
+  static async open(path: string, options: FlashStoreOptions): Promise<FlashStore> {
+    let text: string | undefined;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (text === undefined) return FlashStore.create(path, options);
+    const store = new FlashStore(path, parseRecord(text, path), options);
+    await store.recover();
+    return store;
+  }
+
+  private static async create(path: string, options: FlashStoreOptions): Promise<FlashStore> {
+    const factory = options.factory;
+    if (!factory) throw new HardwareError('STORAGE_CORRUPT', `no flash store at ${path} and no factory image to create one`);
+    const info = options.verifier.verifyHeader(factory.header);
+    if (factory.body.length !== info.size) throw new HardwareError('FW_BAD_SIZE', 'factory image body size differs from its header');
+    if (!equalBytes(sha512(factory.body), info.bodyHash)) throw new HardwareError('FW_HASH_MISMATCH', 'factory image body does not match its header hash');
+    const record: FlashRecord = {
+      format: FORMAT,
+      running: 'A',
+      testBoot: false,
+      bootNext: null,
+      antiRollback: info.antiRollback,
+      bootCount: 0,
+      slots: { A: slotRecord(factory.header, info, 'confirmed'), B: null },
+      staging: null,
+    };
+    const store = new FlashStore(path, record, options);
+    await writeFileAtomic(store.slotPath('A'), factory.body, { durable: store.durable });
+    await store.persist(record);
+    return store;
+  }
+
+  /** File holding a slot's body. */
+  slotPath(slot: SlotName): string {
+    return `${this.path}.slot-${slot}`;
+  }
+
+  /** File holding the bytes of the upload in progress. */
+  get stagingPath(): string {
+    return `${this.path}.staging`;
+  }
+
+  /** Current state (a copy). */
+  status(): FlashStatus {
+    const s = structuredClone(this.state);
+    const running = s.slots[s.running];
+    return {
+      running: s.running,
+      runningVersion: running?.version ?? '',
+      testBoot: s.testBoot,
+      bootNext: s.bootNext,
+      antiRollback: s.antiRollback,
+      bootCount: s.bootCount,
+      slots: { A: slotInfo(s.slots.A), B: slotInfo(s.slots.B) },
+      staging: s.staging
+        ? {
+            imageHash: unhex(s.staging.imageHash),
+            header: unhex(s.staging.header),
+            version: s.staging.version,
+            total: s.staging.total,
+            offset: s.staging.offset,
+          }
+        : null,
+    };
+  }
+
+  /**
+   * Start (or resume) an upload of the image described by `header`, `total` body bytes.
+   * Returns the offset the host continues at: 0 for a new image, the bytes already held
+   * for the same image hash after an interruption. The header's signature and
+   * anti-rollback counter are checked here already so a bad image costs no transfer.
+   * Errors: FW_TEST_BOOT_ACTIVE, FW_BAD_HEADER, FW_BAD_SIGNATURE, FW_WRONG_MODEL,
+   * FW_BAD_SIZE, FW_DOWNGRADE.
+   */
+  begin(header: Uint8Array, total: number): Promise<{ offset: number; total: number; resumed: boolean }> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      if (s.testBoot) {
+        throw new HardwareError('FW_TEST_BOOT_ACTIVE', 'the running image is on trial: confirm it or reboot before uploading another');
+      }
+      const info = this.options.verifier.verifyHeader(header);
+      if (!Number.isSafeInteger(total) || total !== info.size) {
+        throw new HardwareError('FW_BAD_SIZE', `upload size ${total} differs from the header's ${info.size}`, { total, size: info.size });
+      }
+      this.checkRollback(info);
+      const key = hex(info.bodyHash);
+      if (s.staging && s.staging.imageHash === key && s.staging.header === hex(header)) {
+        return { offset: s.staging.offset, total, resumed: true };
+      }
+      // A different image: the old partial upload is dropped.
+      const fh = await open(this.stagingPath, 'w', 0o600);
+      try {
+        if (this.durable) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      s.staging = { imageHash: key, header: hex(header), version: info.version, total, offset: 0 };
+      await this.persist(s);
+      return { offset: 0, total, resumed: false };
+    });
+  }
+
+  /**
+   * Store `bytes` at `offset` of the upload. `offset` must be the next expected one (the
+   * current staging offset), else FW_BAD_OFFSET with `detail.expected`. Returns the new
+   * offset. Errors: FW_NO_UPLOAD, FW_BAD_OFFSET, FW_BAD_SIZE.
+   */
+  write(offset: number, bytes: Uint8Array): Promise<number> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      const st = s.staging;
+      if (!st) throw new HardwareError('FW_NO_UPLOAD', 'no upload in progress: send FirmwareBegin first');
+      if (offset !== st.offset) {
+        throw new HardwareError('FW_BAD_OFFSET', `chunk at offset ${offset}, expected ${st.offset}`, { offset, expected: st.offset });
+      }
+      if (offset + bytes.length > st.total) {
+        throw new HardwareError('FW_BAD_SIZE', `chunk runs past the image end (${offset} + ${bytes.length} > ${st.total})`, {
+          offset,
+          length: bytes.length,
+          total: st.total,
+        });
+      }
+      if (bytes.length === 0) return st.offset;
+      const fh = await open(this.stagingPath, 'r+');
+      try {
+        await fh.write(bytes, 0, bytes.length, offset);
+        if (this.durable) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      this.options.onStep?.('staging-data-synced');
+      st.offset = offset + bytes.length;
+      await this.persist(s);
+      return st.offset;
+    });
+  }
+
+  /**
+   * Complete the upload: every byte received, SHA-512 of the body equal to the header's,
+   * header signature valid, image not below the anti-rollback counter. The image then goes
+   * into the slot that is not running, state `pending`. A failed check drops the upload.
+   * Errors: FW_NO_UPLOAD, FW_INCOMPLETE, FW_HASH_MISMATCH, FW_BAD_SIGNATURE, FW_DOWNGRADE.
+   */
+  finish(): Promise<SlotInfo> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      const st = s.staging;
+      if (!st) throw new HardwareError('FW_NO_UPLOAD', 'no upload in progress');
+      if (st.offset < st.total) {
+        throw new HardwareError('FW_INCOMPLETE', `upload incomplete: ${st.offset} of ${st.total} bytes`, { offset: st.offset, total: st.total });
+      }
+      const header = unhex(st.header);
+      let info: FirmwareHeaderInfo;
+      try {
+        const body = await readFile(this.stagingPath);
+        if (body.length !== st.total || hex(sha512(body)) !== st.imageHash) {
+          throw new HardwareError('FW_HASH_MISMATCH', 'the uploaded body does not match the SHA-512 in the header');
+        }
+        info = this.options.verifier.verifyHeader(header);
+        if (hex(info.bodyHash) !== st.imageHash) throw new HardwareError('FW_HASH_MISMATCH', 'header hash changed during upload');
+        this.checkRollback(info);
+      } catch (e) {
+        await this.dropStaging();
+        throw e;
+      }
+      const target = other(s.running);
+      await rename(this.stagingPath, this.slotPath(target));
+      this.options.onStep?.('slot-body-renamed');
+      s.slots[target] = slotRecord(header, info, 'pending');
+      if (s.bootNext === target) s.bootNext = null;
+      s.staging = null;
+      await this.persist(s);
+      return slotInfo(s.slots[target])!;
+    });
+  }
+
+  /** Drop the upload in progress, if any (Cancel, or a host starting over). */
+  abortUpload(): Promise<void> {
+    return this.queue.run(() => this.dropStaging());
+  }
+
+  /**
+   * Mark the verified image for a test boot at the next reboot. Repeating it is harmless.
+   * Errors: FW_NOTHING_PENDING.
+   */
+  activate(): Promise<SlotInfo> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      const target = other(s.running);
+      const slot = s.slots[target];
+      if (!slot || (slot.state !== 'pending' && slot.state !== 'activated')) {
+        throw new HardwareError('FW_NOTHING_PENDING', 'no verified image waiting to be activated');
+      }
+      slot.state = 'activated';
+      s.bootNext = target;
+      await this.persist(s);
+      return slotInfo(slot)!;
+    });
+  }
+
+  /**
+   * What the boot loader does at power-on or Reboot: if the running image was on trial and
+   * not confirmed, roll back to the other slot; else if an image was activated, check its
+   * body hash and boot it on trial; else boot the same image.
+   */
+  reboot(): Promise<BootResult> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      s.bootCount++;
+      let result: BootResult;
+      const current = s.slots[s.running];
+      const fallback = s.slots[other(s.running)];
+      if (s.testBoot && current && fallback && fallback.state === 'confirmed') {
+        current.state = 'rejected';
+        s.running = other(s.running);
+        s.testBoot = false;
+        s.bootNext = null;
+        result = { mode: 'rolled_back', running: s.running, version: fallback.version, rejectedVersion: current.version };
+      } else if (s.bootNext !== null && s.slots[s.bootNext]?.state === 'activated') {
+        const target = s.bootNext;
+        const slot = s.slots[target]!;
+        s.bootNext = null;
+        if (await this.bodyIntact(target, slot)) {
+          slot.state = 'testing';
+          s.running = target;
+          s.testBoot = true;
+          result = { mode: 'test', running: target, version: slot.version };
+        } else {
+          slot.state = 'rejected';
+          result = { mode: 'normal', running: s.running, version: current?.version ?? '', rejectedVersion: slot.version };
+        }
+      } else {
+        s.bootNext = null;
+        result = { mode: 'normal', running: s.running, version: current?.version ?? '' };
+      }
+      await this.persist(s);
+      return result;
+    });
+  }
+
+  /**
+   * Make the image on trial permanent and raise the anti-rollback counter to its value.
+   * Errors: FW_NOT_TESTING (nothing on trial: e.g. it was already rolled back).
+   */
+  confirm(): Promise<SlotInfo> {
+    return this.queue.run(async () => {
+      const s = structuredClone(this.state);
+      const slot = s.slots[s.running];
+      if (!s.testBoot || !slot || slot.state !== 'testing') {
+        throw new HardwareError('FW_NOT_TESTING', 'the running image is not on trial');
+      }
+      slot.state = 'confirmed';
+      s.testBoot = false;
+      s.antiRollback = Math.max(s.antiRollback, slot.antiRollback);
+      await this.persist(s);
+      return slotInfo(slot)!;
+    });
+  }
+
+  private checkRollback(info: FirmwareHeaderInfo): void {
+    if (info.antiRollback < this.state.antiRollback) {
+      throw new HardwareError(
+        'FW_DOWNGRADE',
+        `image ${info.version} has anti-rollback counter ${info.antiRollback}, below the device's ${this.state.antiRollback}`,
+        { imageCounter: info.antiRollback, deviceCounter: this.state.antiRollback },
+      );
+    }
+  }
+
+  private async dropStaging(): Promise<void> {
+    if (!this.state.staging) return;
+    const s = structuredClone(this.state);
+    s.staging = null;
+    await this.persist(s);
+    await removeIfExists(this.stagingPath);
+  }
+
+  private async bodyIntact(slot: SlotName, rec: SlotRecord): Promise<boolean> {
+    try {
+      const body = await readFile(this.slotPath(slot));
+      return body.length === rec.size && hex(sha512(body)) === rec.bodyHash;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Write `next` durably, then make it the in-memory state: a failed write leaves memory
+   * agreeing with the disk.
+   */
+  private async persist(next: FlashRecord): Promise<void> {
+    const onStep = this.options.onStep;
+    await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, {
+      durable: this.durable,
+      ...(onStep ? { onStep: (step: AtomicWriteStep) => onStep(`state-${step}`) } : {}),
+    });
+    this.state = next;
+  }
+
+  /** Bring files in line with the state after a crash (see {@link open}). */
+  private async recover(): Promise<void> {
+    const st = this.state.staging;
+    if (!st) {
+      await removeIfExists(this.stagingPath);
+      return;
+    }
+    const size = await fileSize(this.stagingPath);
+    if (size === undefined) {
+      // Crash between moving the finished body into the slot and recording it: move it back.
+      const target = this.slotPath(other(this.state.running));
+      const moved = await readFile(target).catch(() => undefined);
+      if (moved && moved.length === st.total && hex(sha512(moved)) === st.imageHash) {
+        await rename(target, this.stagingPath);
+        st.offset = st.total;
+      } else {
+        await writeFileAtomic(this.stagingPath, new Uint8Array(0), { durable: this.durable });
+        st.offset = 0;
+      }
+      await this.persist(this.state);
+    } else if (size > st.offset) {
+      // A chunk written but not recorded: cut it, the host resends it.
+      await truncate(this.stagingPath, st.offset);
+    } else if (size < st.offset) {
+      st.offset = size;
+      await this.persist(this.state);
+    }
+  }
+}
+
+function sha512(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha512').update(data).digest());
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function slotRecord(header: Uint8Array, info: FirmwareHeaderInfo, state: SlotState): SlotRecord {
+  return {
+    header: hex(header),
+    vendor: info.vendor,
+    model: info.model,
+    version: info.version,
+    antiRollback: info.antiRollback,
+    size: info.size,
+    bodyHash: hex(info.bodyHash),
+    state,
+  };
+}
+
+function slotInfo(r: SlotRecord | null): SlotInfo | null {
+  if (!r) return null;
+  return {
+    header: unhex(r.header),
+    vendor: r.vendor,
+    model: r.model,
+    version: r.version,
+    antiRollback: r.antiRollback,
+    size: r.size,
+    bodyHash: unhex(r.bodyHash),
+    state: r.state,
+  };
+}
+
+/** Validate a state file strictly: anything unexpected is STORAGE_CORRUPT, never a crash later. */
+function parseRecord(text: string, path: string): FlashRecord {
+  const bad = (why: string): HardwareError => new HardwareError('STORAGE_CORRUPT', `flash store ${path} is corrupt: ${why}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw bad('not JSON');
+  }
+  const r = v as Partial<FlashRecord> | null;
+  if (!r || typeof r !== 'object' || r.format !== FORMAT) throw bad('unknown format');
+  if (r.running !== 'A' && r.running !== 'B') throw bad('running slot');
+  if (r.bootNext !== null && r.bootNext !== 'A' && r.bootNext !== 'B') throw bad('bootNext');
+  if (typeof r.testBoot !== 'boolean') throw bad('testBoot');
+  if (!isCount(r.antiRollback) || !isCount(r.bootCount)) throw bad('counters');
+  if (!r.slots || typeof r.slots !== 'object') throw bad('slots');
+  for (const name of ['A', 'B'] as const) {
+    const s = r.slots[name];
+    if (s === null) continue;
+    if (
+      !s ||
+      typeof s !== 'object' ||
+      !isHex(s.header) ||
+      !isHex(s.bodyHash) ||
+      typeof s.version !== 'string' ||
+      typeof s.vendor !== 'string' ||
+      typeof s.model !== 'string' ||
+      !isCount(s.antiRollback) ||
+      !isCount(s.size) ||
+      !SLOT_STATES.includes(s.state)
+    ) {
+      throw bad(`slot ${name}`);
+    }
+  }
+  if (!r.slots[r.running]) throw bad('running slot is empty');
+  const st = r.staging;
+  if (st !== null) {
+    if (
+      !st ||
+      typeof st !== 'object' ||
+      !isHex(st.imageHash) ||
+      !isHex(st.header) ||
+      typeof st.version !== 'string' ||
+      !isCount(st.total) ||
+      !isCount(st.offset) ||
+      st.offset > st.total
+    ) {
+      throw bad('staging');
+    }
+  }
+  return r as FlashRecord;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isHex(v: unknown): v is string {
+  return typeof v === 'string' && v.length % 2 === 0 && /^[0-9a-f]*$/.test(v);
+}
