@@ -1,0 +1,116 @@
+/**
+ * The packet: the unit both framings (stream and HID) carry. The session layer above sees
+ * only packets; it never sees COBS, CRCs or HID reports.
+ *
+ * Packet bytes = version u8 ‖ flags u8 ‖ seq u8 ‖ payload. The stream framing appends a
+ * CRC-32C and COBS-encodes the result; the HID framing sends these bytes as the data of an
+ * MSG command (USB has its own CRC).
+ */
+import { FramingError } from './errors.js';
+
+/** One packet of the unicard wire protocol. */
+export interface Packet {
+  /** Bit field, see {@link PacketFlags}. Unknown bits must be 0. */
+  flags: number;
+  /** Sender's packet sequence number, 0..255, interpreted by the session layer only. */
+  seq: number;
+  /** The packet's content (a CBOR message, or a sealed session record when SEALED is set). */
+  payload: Uint8Array;
+}
+
+/** The only protocol version this code speaks; a packet with another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Packet flag bits. */
+export const PacketFlags = {
+  /** bit0: the payload is a sealed session record. */
+  SEALED: 0x01,
+} as const;
+
+/** Every flag bit that has a meaning; the others are reserved and must be 0. */
+export const KNOWN_PACKET_FLAGS = PacketFlags.SEALED;
+
+/** version ‖ flags ‖ seq. */
+export const PACKET_HEADER_SIZE = 3;
+
+/**
+ * Throws FramingError unless `packet` can be sent: flags with reserved bits set
+ * (FRAME_BAD_FLAGS), or a seq that is not an integer 0..255 (FRAME_BAD_FLAGS too: the
+ * header byte cannot hold it).
+ */
+export function checkPacket(packet: Packet): void {
+  const { flags, seq } = packet;
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff || (flags & ~KNOWN_PACKET_FLAGS) !== 0) {
+    throw new FramingError('FRAME_BAD_FLAGS', `packet flags 0x${flags.toString(16)} use reserved bits`, {
+      flags,
+    });
+  }
+  if (!Number.isInteger(seq) || seq < 0 || seq > 0xff) {
+    throw new FramingError('FRAME_BAD_FLAGS', `packet seq ${seq} is not a byte`, { seq });
+  }
+}
+
+/** Writes version ‖ flags ‖ seq ‖ payload into `out` at `offset`; returns the offset after it. */
+export function writePacket(packet: Packet, out: Uint8Array, offset: number): number {
+  out[offset] = PROTOCOL_VERSION;
+  out[offset + 1] = packet.flags;
+  out[offset + 2] = packet.seq;
+  out.set(packet.payload, offset + PACKET_HEADER_SIZE);
+  return offset + PACKET_HEADER_SIZE + packet.payload.length;
+}
+
+/**
+ * The packet's bytes without any framing: version ‖ flags ‖ seq ‖ payload. This is the
+ * DATA of an HID MSG command. Throws FramingError (FRAME_BAD_FLAGS) for an unsendable packet.
+ */
+export function encodePacket(packet: Packet): Uint8Array {
+  checkPacket(packet);
+  const out = new Uint8Array(PACKET_HEADER_SIZE + packet.payload.length);
+  writePacket(packet, out, 0);
+  return out;
+}
+
+/**
+ * Parses version ‖ flags ‖ seq ‖ payload (the payload is copied). Throws FramingError:
+ * FRAME_TOO_SHORT (fewer than 3 bytes), FRAME_BAD_VERSION, FRAME_BAD_FLAGS, in that order.
+ */
+export function decodePacket(bytes: Uint8Array): Packet {
+  const code = packetHeaderError(bytes, bytes.length);
+  if (code !== undefined) throw packetError(code, bytes, bytes.length);
+  return {
+    flags: bytes[1] ?? 0,
+    seq: bytes[2] ?? 0,
+    payload: bytes.slice(PACKET_HEADER_SIZE),
+  };
+}
+
+/** The first header rule that `bytes[0..length)` breaks, if any (shared with the stream decoder). */
+export function packetHeaderError(
+  bytes: Uint8Array,
+  length: number,
+): 'FRAME_TOO_SHORT' | 'FRAME_BAD_VERSION' | 'FRAME_BAD_FLAGS' | undefined {
+  if (length < PACKET_HEADER_SIZE) return 'FRAME_TOO_SHORT';
+  if (bytes[0] !== PROTOCOL_VERSION) return 'FRAME_BAD_VERSION';
+  if (((bytes[1] ?? 0) & ~KNOWN_PACKET_FLAGS) !== 0) return 'FRAME_BAD_FLAGS';
+  return undefined;
+}
+
+/** The typed error for a header rule broken by `bytes[0..length)`. */
+export function packetError(
+  code: 'FRAME_TOO_SHORT' | 'FRAME_BAD_VERSION' | 'FRAME_BAD_FLAGS',
+  bytes: Uint8Array,
+  length: number,
+): FramingError {
+  switch (code) {
+    case 'FRAME_TOO_SHORT':
+      return new FramingError(code, `packet of ${length} bytes is shorter than its header`, { length });
+    case 'FRAME_BAD_VERSION':
+      return new FramingError(code, `packet version ${bytes[0]} is not ${PROTOCOL_VERSION}`, {
+        version: bytes[0],
+      });
+    case 'FRAME_BAD_FLAGS':
+      return new FramingError(code, `packet flags 0x${(bytes[1] ?? 0).toString(16)} use reserved bits`, {
+        flags: bytes[1],
+      });
+  }
+}
