@@ -61,6 +61,7 @@ export type CodecErrorCode =
   | 'MSG_UNKNOWN_FIELD'
   | 'MSG_WRONG_TYPE'
   | 'MSG_OUT_OF_RANGE'
+  | 'MSG_FIELD_CONFLICT'
   | 'MSG_ENCODE_INVALID';
 
 export class CodecError extends UnicardError {
