@@ -336,6 +336,7 @@ export function scanCanonical(bytes: Uint8Array, limits?: CborLimits): ScanInfo 
   const len = bytes.length;
   if (len > maxBytes) fail('CBOR_TOO_LONG', `input of ${len} bytes exceeds maxBytes ${maxBytes}`, 0);
   if (len === 0) fail('CBOR_TRUNCATED', 'empty input', 0);
+  if (maxItems < 1) fail('CBOR_TOO_LONG', 'maxItems is 0', 0);
 
   const stack: Frame[] = [];
   let pos = 0;
