@@ -39,13 +39,13 @@ const fakeVerifier: FirmwareVerifier = {
     try {
       h = JSON.parse(new TextDecoder().decode(bytes)) as FakeHeader;
     } catch {
-      throw new HardwareError('FW_BAD_HEADER', 'not a header');
+      throw new HardwareError('FIRMWARE_BAD_HEADER', 'not a header');
     }
-    if (h.sig !== 'good') throw new HardwareError('FW_BAD_SIGNATURE', 'bad vendor signature');
+    if (h.sig !== 'good') throw new HardwareError('FIRMWARE_BAD_SIGNATURE', 'bad vendor signature');
     return {
       vendor: 'acme',
       model: 'T1',
-      version: h.version,
+      version: h.version.split('.').map(Number) as [number, number, number],
       antiRollback: h.antiRollback,
       size: h.size,
       bodyHash: new Uint8Array(Buffer.from(h.bodyHash, 'hex')),
@@ -90,7 +90,7 @@ describe('FlashStore', () => {
     const store = await openStore();
     const s = store.status();
     expect(s.running).toBe('A');
-    expect(s.runningVersion).toBe('1.0.0');
+    expect(s.runningVersion).toEqual([1, 0, 0]);
     expect(s.antiRollback).toBe(1);
     expect(s.testBoot).toBe(false);
     expect(s.slots.A?.state).toBe('confirmed');
@@ -102,28 +102,28 @@ describe('FlashStore', () => {
   it('refuses to create a store without a factory image, or from a damaged one', async () => {
     expect(await codeOf(FlashStore.open(path, { verifier: fakeVerifier }))).toBe('STORAGE_CORRUPT');
     const damaged = { header: factory.header, body: factory.body.slice(1) };
-    expect(await codeOf(FlashStore.open(path, { verifier: fakeVerifier, factory: damaged }))).toBe('FW_BAD_SIZE');
+    expect(await codeOf(FlashStore.open(path, { verifier: fakeVerifier, factory: damaged }))).toBe('FIRMWARE_TOO_LARGE');
   });
 
   it('updates: upload, finish → pending, activate, reboot → test boot, confirm → counter raised', async () => {
     const store = await openStore();
     await upload(store, v11);
     expect(store.status().slots.B?.state).toBe('pending');
-    expect(store.status().runningVersion).toBe('1.0.0');
+    expect(store.status().runningVersion).toEqual([1, 0, 0]);
     await store.activate();
     expect(store.status().bootNext).toBe('B');
     const boot = await store.reboot();
-    expect(boot).toEqual({ mode: 'test', running: 'B', version: '1.1.0' });
+    expect(boot).toEqual({ mode: 'test', running: 'B', version: [1, 1, 0] });
     expect(store.status().testBoot).toBe(true);
     expect(store.status().antiRollback).toBe(1);
     await store.confirm();
     expect(store.status().antiRollback).toBe(2);
     expect(store.status().slots.B?.state).toBe('confirmed');
     // Confirmed: a reboot keeps it.
-    expect(await store.reboot()).toEqual({ mode: 'normal', running: 'B', version: '1.1.0' });
+    expect(await store.reboot()).toEqual({ mode: 'normal', running: 'B', version: [1, 1, 0] });
     // And the state is on disk.
     const again = await openStore();
-    expect(again.status().runningVersion).toBe('1.1.0');
+    expect(again.status().runningVersion).toEqual([1, 1, 0]);
     expect(again.status().antiRollback).toBe(2);
     expect(new Uint8Array(await readFile(again.slotPath('B')))).toEqual(v11.body);
   });
@@ -134,14 +134,14 @@ describe('FlashStore', () => {
     await store.activate();
     await store.reboot();
     const boot = await store.reboot();
-    expect(boot).toEqual({ mode: 'rolled_back', running: 'A', version: '1.0.0', rejectedVersion: '1.1.0' });
+    expect(boot).toEqual({ mode: 'rolled_back', running: 'A', version: [1, 0, 0], rejectedVersion: [1, 1, 0] });
     const s = store.status();
     expect(s.testBoot).toBe(false);
     expect(s.slots.B?.state).toBe('rejected');
     expect(s.antiRollback).toBe(1);
-    expect(await codeOf(store.confirm())).toBe('FW_NOT_TESTING');
+    expect(await codeOf(store.confirm())).toBe('FIRMWARE_NOT_TESTING');
     // A rolled-back image cannot be activated again without a new upload.
-    expect(await codeOf(store.activate())).toBe('FW_NOTHING_PENDING');
+    expect(await codeOf(store.activate())).toBe('FIRMWARE_NOT_PENDING');
   });
 
   it('rolls back after a restart of the process too (power cut during the trial)', async () => {
@@ -156,9 +156,9 @@ describe('FlashStore', () => {
   it('refuses a bad signature at begin, and a downgrade below the anti-rollback counter', async () => {
     const store = await openStore();
     const forged = makeImage('1.1.0', 2, 100, { sig: 'bad' });
-    expect(await codeOf(store.begin(forged.header, 100))).toBe('FW_BAD_SIGNATURE');
+    expect(await codeOf(store.begin(forged.header, 100))).toBe('FIRMWARE_BAD_SIGNATURE');
     const old = makeImage('0.9.0', 0, 100);
-    expect(await codeOf(store.begin(old.header, 100))).toBe('FW_DOWNGRADE');
+    expect(await codeOf(store.begin(old.header, 100))).toBe('FIRMWARE_DOWNGRADE');
     expect(store.status().staging).toBeNull();
   });
 
@@ -171,7 +171,7 @@ describe('FlashStore', () => {
     await store.activate();
     await store.reboot();
     await store.confirm(); // counter now 2
-    expect(await codeOf(store.begin(same.header, 500))).toBe('FW_DOWNGRADE');
+    expect(await codeOf(store.begin(same.header, 500))).toBe('FIRMWARE_DOWNGRADE');
   });
 
   it('refuses a body that does not hash to the header value, and drops the upload', async () => {
@@ -180,28 +180,28 @@ describe('FlashStore', () => {
     const lying = makeImage('1.1.0', 2, 2048, { bodyFor: seededRandomBytes('claimed')(2048) });
     let { offset } = await store.begin(lying.header, 2048);
     while (offset < 2048) offset = await store.write(offset, body.subarray(offset, offset + 512));
-    expect(await codeOf(store.finish())).toBe('FW_HASH_MISMATCH');
+    expect(await codeOf(store.finish())).toBe('FIRMWARE_HASH_MISMATCH');
     expect(store.status().staging).toBeNull();
     expect(store.status().slots.B).toBeNull();
-    expect(await codeOf(store.write(2048, new Uint8Array(1)))).toBe('FW_NO_UPLOAD');
+    expect(await codeOf(store.write(2048, new Uint8Array(1)))).toBe('FIRMWARE_NO_UPLOAD');
   });
 
   it('enforces offsets and sizes', async () => {
     const store = await openStore();
-    expect(await codeOf(store.write(0, new Uint8Array(4)))).toBe('FW_NO_UPLOAD');
-    expect(await codeOf(store.finish())).toBe('FW_NO_UPLOAD');
-    expect(await codeOf(store.begin(v11.header, 9_999))).toBe('FW_BAD_SIZE');
+    expect(await codeOf(store.write(0, new Uint8Array(4)))).toBe('FIRMWARE_NO_UPLOAD');
+    expect(await codeOf(store.finish())).toBe('FIRMWARE_NO_UPLOAD');
+    expect(await codeOf(store.begin(v11.header, 9_999))).toBe('FIRMWARE_TOO_LARGE');
     await store.begin(v11.header, v11.body.length);
     const e = await store.write(100, v11.body.subarray(100, 200)).catch((x: unknown) => x as HardwareError);
     expect(e).toBeInstanceOf(HardwareError);
-    expect((e as HardwareError).code).toBe('FW_BAD_OFFSET');
+    expect((e as HardwareError).code).toBe('FIRMWARE_BAD_OFFSET');
     expect((e as HardwareError).detail).toEqual({ offset: 100, expected: 0 });
     expect(await store.write(0, v11.body.subarray(0, 100))).toBe(100);
-    expect(await codeOf(store.write(0, v11.body.subarray(0, 100)))).toBe('FW_BAD_OFFSET');
-    expect(await codeOf(store.write(100, new Uint8Array(10_000)))).toBe('FW_BAD_SIZE');
-    expect(await codeOf(store.finish())).toBe('FW_INCOMPLETE');
-    expect(await codeOf(store.activate())).toBe('FW_NOTHING_PENDING');
-    expect(await codeOf(store.confirm())).toBe('FW_NOT_TESTING');
+    expect(await codeOf(store.write(0, v11.body.subarray(0, 100)))).toBe('FIRMWARE_BAD_OFFSET');
+    expect(await codeOf(store.write(100, new Uint8Array(10_000)))).toBe('FIRMWARE_TOO_LARGE');
+    expect(await codeOf(store.finish())).toBe('FIRMWARE_INCOMPLETE');
+    expect(await codeOf(store.activate())).toBe('FIRMWARE_NOT_PENDING');
+    expect(await codeOf(store.confirm())).toBe('FIRMWARE_NOT_TESTING');
   });
 
   it('resumes an interrupted upload at the last offset, keyed by the image hash', async () => {
@@ -214,7 +214,7 @@ describe('FlashStore', () => {
     expect(resumed).toEqual({ offset: 4096, total: v11.body.length, resumed: true });
     offset = resumed.offset;
     while (offset < v11.body.length) offset = await second.write(offset, v11.body.subarray(offset, offset + 1024));
-    expect((await second.finish()).version).toBe('1.1.0');
+    expect((await second.finish()).version).toEqual([1, 1, 0]);
     expect(new Uint8Array(await readFile(second.slotPath('B')))).toEqual(v11.body);
   });
 
@@ -225,7 +225,7 @@ describe('FlashStore', () => {
     const v12 = makeImage('1.2.0', 3, 700);
     expect(await store.begin(v12.header, 700)).toEqual({ offset: 0, total: 700, resumed: false });
     await store.write(0, v12.body);
-    expect((await store.finish()).version).toBe('1.2.0');
+    expect((await store.finish()).version).toEqual([1, 2, 0]);
   });
 
   it('abortUpload drops the staging area', async () => {
@@ -242,7 +242,7 @@ describe('FlashStore', () => {
     await upload(store, v11);
     await store.activate();
     await store.reboot();
-    expect(await codeOf(store.begin(makeImage('1.2.0', 3, 10).header, 10))).toBe('FW_TEST_BOOT_ACTIVE');
+    expect(await codeOf(store.begin(makeImage('1.2.0', 3, 10).header, 10))).toBe('FIRMWARE_TEST_BOOT_ACTIVE');
   });
 
   it('does not test-boot an activated image whose body was damaged in flash', async () => {
@@ -253,7 +253,7 @@ describe('FlashStore', () => {
     damaged[5]! ^= 0xff;
     await writeFile(store.slotPath('B'), damaged);
     const boot = await store.reboot();
-    expect(boot).toEqual({ mode: 'normal', running: 'A', version: '1.0.0', rejectedVersion: '1.1.0' });
+    expect(boot).toEqual({ mode: 'normal', running: 'A', version: [1, 0, 0], rejectedVersion: [1, 1, 0] });
     expect(store.status().slots.B?.state).toBe('rejected');
   });
 
@@ -264,7 +264,7 @@ describe('FlashStore', () => {
     for (const junk of ['{"format":"unicard-fla', '\u0000\u0000garbage', '']) {
       await writeFile(tempPathFor(path), junk);
       const again = await openStore();
-      expect(again.status().slots.B?.version).toBe('1.1.0');
+      expect(again.status().slots.B?.version).toEqual([1, 1, 0]);
       // The next write replaces the stale temp file and still lands.
       await again.activate();
       expect((await openStore()).status().slots.B?.state).toBe('activated');
@@ -321,7 +321,7 @@ describe('FlashStore', () => {
         const after = await openStore();
         await driveToConfirmed(after);
         const s = after.status();
-        expect(s.runningVersion).toBe('1.1.0');
+        expect(s.runningVersion).toEqual([1, 1, 0]);
         expect(s.testBoot).toBe(false);
         expect(s.antiRollback).toBe(2);
         expect(new Uint8Array(await readFile(after.slotPath(s.running)))).toEqual(v11.body);
@@ -337,14 +337,15 @@ async function driveToConfirmed(store: FlashStore): Promise<void> {
   for (let round = 0; round < 10; round++) {
     const s = store.status();
     const running = s.slots[s.running]!;
-    if (running.version === '1.1.0') {
+    const isV11 = (v: readonly number[] | undefined): boolean => v?.join('.') === '1.1.0';
+    if (isV11(running.version)) {
       if (s.testBoot) await store.confirm();
       return;
     }
     const other = s.slots[s.running === 'A' ? 'B' : 'A'];
-    if (other?.version === '1.1.0' && other.state === 'activated') {
+    if (isV11(other?.version) && other?.state === 'activated') {
       await store.reboot();
-    } else if (other?.version === '1.1.0' && other.state === 'pending') {
+    } else if (isV11(other?.version) && other?.state === 'pending') {
       await store.activate();
     } else {
       let { offset } = await store.begin(v11.header, v11.body.length);

@@ -23,12 +23,19 @@ import { HardwareError } from './hardware-error.js';
 /** Slot names. */
 export type SlotName = 'A' | 'B';
 
+/** Firmware version [major, minor, patch], as in the signed header. */
+export type FirmwareVersion = readonly [number, number, number];
+
+/** "1.1.0" for [1, 1, 0]. */
+export function formatVersion(v: FirmwareVersion): string {
+  return v.join('.');
+}
+
 /** What a verified firmware header says about its image. */
 export interface FirmwareHeaderInfo {
   readonly vendor: string;
   readonly model: string;
-  /** Display version, e.g. "1.1.0". */
-  readonly version: string;
+  readonly version: FirmwareVersion;
   /** The image's anti-rollback counter; images below the device's counter are refused. */
   readonly antiRollback: number;
   /** Body size in bytes. */
@@ -39,8 +46,8 @@ export interface FirmwareHeaderInfo {
 
 /**
  * Parses a firmware header and checks its vendor signature (and, if the terminal is set up
- * so, vendor and model). Throws HardwareError FW_BAD_HEADER, FW_BAD_SIGNATURE or
- * FW_WRONG_MODEL. Injected so the trusted vendor roots are configuration.
+ * so, vendor and model). Throws HardwareError FIRMWARE_BAD_HEADER, FIRMWARE_BAD_SIGNATURE or
+ * FIRMWARE_WRONG_MODEL. Injected so the trusted vendor roots are configuration.
  */
 export interface FirmwareVerifier {
   verifyHeader(header: Uint8Array): FirmwareHeaderInfo;
@@ -58,7 +65,7 @@ export interface SlotInfo {
   readonly header: Uint8Array;
   readonly vendor: string;
   readonly model: string;
-  readonly version: string;
+  readonly version: FirmwareVersion;
   readonly antiRollback: number;
   readonly size: number;
   readonly bodyHash: Uint8Array;
@@ -69,7 +76,7 @@ export interface SlotInfo {
 export interface StagingInfo {
   readonly imageHash: Uint8Array;
   readonly header: Uint8Array;
-  readonly version: string;
+  readonly version: FirmwareVersion;
   readonly total: number;
   /** Bytes received so far; the next chunk must start here. */
   readonly offset: number;
@@ -78,7 +85,7 @@ export interface StagingInfo {
 /** A snapshot for FirmwareStatus / GetInfo. */
 export interface FlashStatus {
   readonly running: SlotName;
-  readonly runningVersion: string;
+  readonly runningVersion: FirmwareVersion;
   /** The running image is on trial: confirm it, or the next reboot rolls back. */
   readonly testBoot: boolean;
   /** The slot that the next reboot will test-boot, if any. */
@@ -94,9 +101,9 @@ export interface BootResult {
   /** normal: same image; test: a newly activated image on trial; rolled_back: trial image dropped. */
   readonly mode: 'normal' | 'test' | 'rolled_back';
   readonly running: SlotName;
-  readonly version: string;
+  readonly version: FirmwareVersion;
   /** Version that was rolled back, or that failed its boot-time hash check. */
-  readonly rejectedVersion?: string;
+  readonly rejectedVersion?: FirmwareVersion;
 }
 
 /** Where a test may simulate a crash (by throwing from {@link FlashStoreOptions.onStep}). */
@@ -125,7 +132,7 @@ interface SlotRecord {
   header: string;
   vendor: string;
   model: string;
-  version: string;
+  version: [number, number, number];
   antiRollback: number;
   size: number;
   bodyHash: string;
@@ -135,7 +142,7 @@ interface SlotRecord {
 interface StagingRecord {
   imageHash: string;
   header: string;
-  version: string;
+  version: [number, number, number];
   total: number;
   offset: number;
 }
@@ -194,8 +201,8 @@ export class FlashStore {
     const factory = options.factory;
     if (!factory) throw new HardwareError('STORAGE_CORRUPT', `no flash store at ${path} and no factory image to create one`);
     const info = options.verifier.verifyHeader(factory.header);
-    if (factory.body.length !== info.size) throw new HardwareError('FW_BAD_SIZE', 'factory image body size differs from its header');
-    if (!equalBytes(sha512(factory.body), info.bodyHash)) throw new HardwareError('FW_HASH_MISMATCH', 'factory image body does not match its header hash');
+    if (factory.body.length !== info.size) throw new HardwareError('FIRMWARE_TOO_LARGE', 'factory image body size differs from its header');
+    if (!equalBytes(sha512(factory.body), info.bodyHash)) throw new HardwareError('FIRMWARE_HASH_MISMATCH', 'factory image body does not match its header hash');
     const record: FlashRecord = {
       format: FORMAT,
       running: 'A',
@@ -228,7 +235,7 @@ export class FlashStore {
     const running = s.slots[s.running];
     return {
       running: s.running,
-      runningVersion: running?.version ?? '',
+      runningVersion: running ? versionOf(running.version) : [0, 0, 0],
       testBoot: s.testBoot,
       bootNext: s.bootNext,
       antiRollback: s.antiRollback,
@@ -238,7 +245,7 @@ export class FlashStore {
         ? {
             imageHash: unhex(s.staging.imageHash),
             header: unhex(s.staging.header),
-            version: s.staging.version,
+            version: versionOf(s.staging.version),
             total: s.staging.total,
             offset: s.staging.offset,
           }
@@ -251,18 +258,18 @@ export class FlashStore {
    * Returns the offset the host continues at: 0 for a new image, the bytes already held
    * for the same image hash after an interruption. The header's signature and
    * anti-rollback counter are checked here already so a bad image costs no transfer.
-   * Errors: FW_TEST_BOOT_ACTIVE, FW_BAD_HEADER, FW_BAD_SIGNATURE, FW_WRONG_MODEL,
-   * FW_BAD_SIZE, FW_DOWNGRADE.
+   * Errors: FIRMWARE_TEST_BOOT_ACTIVE, FIRMWARE_BAD_HEADER, FIRMWARE_BAD_SIGNATURE, FIRMWARE_WRONG_MODEL,
+   * FIRMWARE_TOO_LARGE, FIRMWARE_DOWNGRADE.
    */
   begin(header: Uint8Array, total: number): Promise<{ offset: number; total: number; resumed: boolean }> {
     return this.queue.run(async () => {
       const s = structuredClone(this.state);
       if (s.testBoot) {
-        throw new HardwareError('FW_TEST_BOOT_ACTIVE', 'the running image is on trial: confirm it or reboot before uploading another');
+        throw new HardwareError('FIRMWARE_TEST_BOOT_ACTIVE', 'the running image is on trial: confirm it or reboot before uploading another');
       }
       const info = this.options.verifier.verifyHeader(header);
       if (!Number.isSafeInteger(total) || total !== info.size) {
-        throw new HardwareError('FW_BAD_SIZE', `upload size ${total} differs from the header's ${info.size}`, { total, size: info.size });
+        throw new HardwareError('FIRMWARE_TOO_LARGE', `upload size ${total} differs from the header's ${info.size}`, { total, size: info.size });
       }
       this.checkRollback(info);
       const key = hex(info.bodyHash);
@@ -276,7 +283,7 @@ export class FlashStore {
       } finally {
         await fh.close();
       }
-      s.staging = { imageHash: key, header: hex(header), version: info.version, total, offset: 0 };
+      s.staging = { imageHash: key, header: hex(header), version: [...info.version], total, offset: 0 };
       await this.persist(s);
       return { offset: 0, total, resumed: false };
     });
@@ -284,19 +291,19 @@ export class FlashStore {
 
   /**
    * Store `bytes` at `offset` of the upload. `offset` must be the next expected one (the
-   * current staging offset), else FW_BAD_OFFSET with `detail.expected`. Returns the new
-   * offset. Errors: FW_NO_UPLOAD, FW_BAD_OFFSET, FW_BAD_SIZE.
+   * current staging offset), else FIRMWARE_BAD_OFFSET with `detail.expected`. Returns the new
+   * offset. Errors: FIRMWARE_NO_UPLOAD, FIRMWARE_BAD_OFFSET, FIRMWARE_TOO_LARGE.
    */
   write(offset: number, bytes: Uint8Array): Promise<number> {
     return this.queue.run(async () => {
       const s = structuredClone(this.state);
       const st = s.staging;
-      if (!st) throw new HardwareError('FW_NO_UPLOAD', 'no upload in progress: send FirmwareBegin first');
+      if (!st) throw new HardwareError('FIRMWARE_NO_UPLOAD', 'no upload in progress: send FirmwareBegin first');
       if (offset !== st.offset) {
-        throw new HardwareError('FW_BAD_OFFSET', `chunk at offset ${offset}, expected ${st.offset}`, { offset, expected: st.offset });
+        throw new HardwareError('FIRMWARE_BAD_OFFSET', `chunk at offset ${offset}, expected ${st.offset}`, { offset, expected: st.offset });
       }
       if (offset + bytes.length > st.total) {
-        throw new HardwareError('FW_BAD_SIZE', `chunk runs past the image end (${offset} + ${bytes.length} > ${st.total})`, {
+        throw new HardwareError('FIRMWARE_TOO_LARGE', `chunk runs past the image end (${offset} + ${bytes.length} > ${st.total})`, {
           offset,
           length: bytes.length,
           total: st.total,
@@ -321,25 +328,25 @@ export class FlashStore {
    * Complete the upload: every byte received, SHA-512 of the body equal to the header's,
    * header signature valid, image not below the anti-rollback counter. The image then goes
    * into the slot that is not running, state `pending`. A failed check drops the upload.
-   * Errors: FW_NO_UPLOAD, FW_INCOMPLETE, FW_HASH_MISMATCH, FW_BAD_SIGNATURE, FW_DOWNGRADE.
+   * Errors: FIRMWARE_NO_UPLOAD, FIRMWARE_INCOMPLETE, FIRMWARE_HASH_MISMATCH, FIRMWARE_BAD_SIGNATURE, FIRMWARE_DOWNGRADE.
    */
   finish(): Promise<SlotInfo> {
     return this.queue.run(async () => {
       const s = structuredClone(this.state);
       const st = s.staging;
-      if (!st) throw new HardwareError('FW_NO_UPLOAD', 'no upload in progress');
+      if (!st) throw new HardwareError('FIRMWARE_NO_UPLOAD', 'no upload in progress');
       if (st.offset < st.total) {
-        throw new HardwareError('FW_INCOMPLETE', `upload incomplete: ${st.offset} of ${st.total} bytes`, { offset: st.offset, total: st.total });
+        throw new HardwareError('FIRMWARE_INCOMPLETE', `upload incomplete: ${st.offset} of ${st.total} bytes`, { offset: st.offset, total: st.total });
       }
       const header = unhex(st.header);
       let info: FirmwareHeaderInfo;
       try {
         const body = await readFile(this.stagingPath);
         if (body.length !== st.total || hex(sha512(body)) !== st.imageHash) {
-          throw new HardwareError('FW_HASH_MISMATCH', 'the uploaded body does not match the SHA-512 in the header');
+          throw new HardwareError('FIRMWARE_HASH_MISMATCH', 'the uploaded body does not match the SHA-512 in the header');
         }
         info = this.options.verifier.verifyHeader(header);
-        if (hex(info.bodyHash) !== st.imageHash) throw new HardwareError('FW_HASH_MISMATCH', 'header hash changed during upload');
+        if (hex(info.bodyHash) !== st.imageHash) throw new HardwareError('FIRMWARE_HASH_MISMATCH', 'header hash changed during upload');
         this.checkRollback(info);
       } catch (e) {
         await this.dropStaging();
@@ -363,7 +370,7 @@ export class FlashStore {
 
   /**
    * Mark the verified image for a test boot at the next reboot. Repeating it is harmless.
-   * Errors: FW_NOTHING_PENDING.
+   * Errors: FIRMWARE_NOT_PENDING.
    */
   activate(): Promise<SlotInfo> {
     return this.queue.run(async () => {
@@ -371,7 +378,7 @@ export class FlashStore {
       const target = other(s.running);
       const slot = s.slots[target];
       if (!slot || (slot.state !== 'pending' && slot.state !== 'activated')) {
-        throw new HardwareError('FW_NOTHING_PENDING', 'no verified image waiting to be activated');
+        throw new HardwareError('FIRMWARE_NOT_PENDING', 'no verified image waiting to be activated');
       }
       slot.state = 'activated';
       s.bootNext = target;
@@ -397,7 +404,7 @@ export class FlashStore {
         s.running = other(s.running);
         s.testBoot = false;
         s.bootNext = null;
-        result = { mode: 'rolled_back', running: s.running, version: fallback.version, rejectedVersion: current.version };
+        result = { mode: 'rolled_back', running: s.running, version: versionOf(fallback.version), rejectedVersion: versionOf(current.version) };
       } else if (s.bootNext !== null && s.slots[s.bootNext]?.state === 'activated') {
         const target = s.bootNext;
         const slot = s.slots[target]!;
@@ -406,14 +413,14 @@ export class FlashStore {
           slot.state = 'testing';
           s.running = target;
           s.testBoot = true;
-          result = { mode: 'test', running: target, version: slot.version };
+          result = { mode: 'test', running: target, version: versionOf(slot.version) };
         } else {
           slot.state = 'rejected';
-          result = { mode: 'normal', running: s.running, version: current?.version ?? '', rejectedVersion: slot.version };
+          result = { mode: 'normal', running: s.running, version: versionOf(current?.version ?? []), rejectedVersion: versionOf(slot.version) };
         }
       } else {
         s.bootNext = null;
-        result = { mode: 'normal', running: s.running, version: current?.version ?? '' };
+        result = { mode: 'normal', running: s.running, version: versionOf(current?.version ?? []) };
       }
       await this.persist(s);
       return result;
@@ -422,14 +429,14 @@ export class FlashStore {
 
   /**
    * Make the image on trial permanent and raise the anti-rollback counter to its value.
-   * Errors: FW_NOT_TESTING (nothing on trial: e.g. it was already rolled back).
+   * Errors: FIRMWARE_NOT_TESTING (nothing on trial: e.g. it was already rolled back).
    */
   confirm(): Promise<SlotInfo> {
     return this.queue.run(async () => {
       const s = structuredClone(this.state);
       const slot = s.slots[s.running];
       if (!s.testBoot || !slot || slot.state !== 'testing') {
-        throw new HardwareError('FW_NOT_TESTING', 'the running image is not on trial');
+        throw new HardwareError('FIRMWARE_NOT_TESTING', 'the running image is not on trial');
       }
       slot.state = 'confirmed';
       s.testBoot = false;
@@ -442,8 +449,8 @@ export class FlashStore {
   private checkRollback(info: FirmwareHeaderInfo): void {
     if (info.antiRollback < this.state.antiRollback) {
       throw new HardwareError(
-        'FW_DOWNGRADE',
-        `image ${info.version} has anti-rollback counter ${info.antiRollback}, below the device's ${this.state.antiRollback}`,
+        'FIRMWARE_DOWNGRADE',
+        `image ${formatVersion(info.version)} has anti-rollback counter ${info.antiRollback}, below the device's ${this.state.antiRollback}`,
         { imageCounter: info.antiRollback, deviceCounter: this.state.antiRollback },
       );
     }
@@ -531,7 +538,7 @@ function slotRecord(header: Uint8Array, info: FirmwareHeaderInfo, state: SlotSta
     header: hex(header),
     vendor: info.vendor,
     model: info.model,
-    version: info.version,
+    version: [...info.version],
     antiRollback: info.antiRollback,
     size: info.size,
     bodyHash: hex(info.bodyHash),
@@ -545,7 +552,7 @@ function slotInfo(r: SlotRecord | null): SlotInfo | null {
     header: unhex(r.header),
     vendor: r.vendor,
     model: r.model,
-    version: r.version,
+    version: versionOf(r.version),
     antiRollback: r.antiRollback,
     size: r.size,
     bodyHash: unhex(r.bodyHash),
@@ -577,7 +584,7 @@ function parseRecord(text: string, path: string): FlashRecord {
       typeof s !== 'object' ||
       !isHex(s.header) ||
       !isHex(s.bodyHash) ||
-      typeof s.version !== 'string' ||
+      !isVersion(s.version) ||
       typeof s.vendor !== 'string' ||
       typeof s.model !== 'string' ||
       !isCount(s.antiRollback) ||
@@ -595,7 +602,7 @@ function parseRecord(text: string, path: string): FlashRecord {
       typeof st !== 'object' ||
       !isHex(st.imageHash) ||
       !isHex(st.header) ||
-      typeof st.version !== 'string' ||
+      !isVersion(st.version) ||
       !isCount(st.total) ||
       !isCount(st.offset) ||
       st.offset > st.total
@@ -604,6 +611,14 @@ function parseRecord(text: string, path: string): FlashRecord {
     }
   }
   return r as FlashRecord;
+}
+
+function isVersion(v: unknown): v is [number, number, number] {
+  return Array.isArray(v) && v.length === 3 && v.every((x) => isCount(x) && x <= 0xffff);
+}
+
+function versionOf(v: readonly number[]): FirmwareVersion {
+  return [v[0] ?? 0, v[1] ?? 0, v[2] ?? 0];
 }
 
 function isCount(v: unknown): v is number {
