@@ -45,7 +45,12 @@ export function osErrorCode(e: unknown): string | undefined {
 export function toLinkError(e: unknown, ctx: LinkErrorContext): LinkError {
   if (e instanceof LinkError) return e;
   const osCode = osErrorCode(e);
-  const cause = e instanceof Error ? e.message : String(e);
+  const cause =
+    e instanceof Error
+      ? e.message
+      : typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string'
+        ? (e as { message: string }).message
+        : String(e);
   const [code, message] = describe(osCode, ctx, cause);
   return new LinkError(code, message, { kind: ctx.kind, path: ctx.path, op: ctx.op, osCode, cause });
 }
