@@ -278,7 +278,7 @@ describe('FrameDecoder', () => {
   it('accepts the paper form of COBS (extra 0x01 block after a full block)', () => {
     // A 254-byte body with no zero byte ends on a full block: FF + 254 bytes. Find a payload
     // whose CRC has no zero byte either.
-    let wire = new Uint8Array();
+    let wire: Uint8Array = new Uint8Array();
     for (let v = 1; v < 256 && wire.length !== 256; v++) {
       wire = encodeFrame({ flags: 1, seq: 1, payload: new Uint8Array(247).fill(v) });
     }
@@ -355,7 +355,7 @@ const packetArb: fc.Arbitrary<Packet> = fc.record({
   seq: fc.integer({ min: 0, max: 255 }),
   payload: fc.oneof(
     fc.uint8Array({ maxLength: 40 }),
-    fc.uint8Array({ minLength: 240, maxLength: 600 }),
+    fc.uint8Array({ minLength: 240, maxLength: 600, size: 'max' }),
     fc.array(fc.constantFrom(0, 0, 1, 0xff), { maxLength: 80 }).map((a) => Uint8Array.from(a)),
   ),
 });
