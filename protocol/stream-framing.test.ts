@@ -482,3 +482,60 @@ describe('FrameDecoder properties', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------- the spec's examples
+
+describe('PROTOCOL.d/20-stream-framing.md examples come from the vectors', () => {
+  const doc = readFileSync(new URL('../PROTOCOL.d/20-stream-framing.md', import.meta.url), 'utf8');
+  const lines = [...doc.matchAll(/^(body|wire|in|data|cobs) {2,}([0-9a-f]{2}(?: [0-9a-f]{2})*)$/gm)].map((m) => ({
+    label: m[1] ?? '',
+    hex: (m[2] ?? '').replaceAll(' ', ''),
+  }));
+
+  it('has worked examples', () => {
+    expect(lines.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it('every body and wire line is an encode vector', () => {
+    for (const { label, hex } of lines.filter((l) => l.label === 'body' || l.label === 'wire')) {
+      const field = label === 'body' ? 'bodyHex' : 'wireHex';
+      expect(vectors.encode.map((e) => e[field]), `${label} ${hex}`).toContain(hex);
+    }
+  });
+
+  it('every in line is the stream of a decode vector', () => {
+    const streams = vectors.decode.map((d) => d.chunksHex.join(''));
+    for (const { hex } of lines.filter((l) => l.label === 'in')) expect(streams, hex).toContain(hex);
+  });
+
+  it('every data/cobs pair is a COBS vector', () => {
+    const cobs = (JSON.parse(readFileSync(new URL('../test/vectors/framing-stream.json', import.meta.url), 'utf8')) as {
+      cobs: { decodedHex: string; encodedHex: string }[];
+    }).cobs.map((c) => `${c.decodedHex}>${c.encodedHex}`);
+    const pairs = lines.filter((l) => l.label === 'data' || l.label === 'cobs');
+    expect(pairs.length % 2).toBe(0);
+    for (let i = 0; i < pairs.length; i += 2) {
+      expect(pairs[i]?.label).toBe('data');
+      expect(cobs).toContain(`${pairs[i]?.hex}>${pairs[i + 1]?.hex}`);
+    }
+  });
+
+  it('the CRC table lists every CRC-32C vector with its trailer bytes', () => {
+    const crc = JSON.parse(readFileSync(new URL('../test/vectors/crc32c.json', import.meta.url), 'utf8')) as {
+      cases: { crc: string; wireBytesLittleEndianHex: string }[];
+    };
+    for (const c of crc.cases) {
+      const trailer = c.wireBytesLittleEndianHex.match(/../g)?.join(' ') ?? '';
+      expect(doc).toContain(`| \`${c.crc}\` | \`${trailer}\` |`);
+    }
+  });
+
+  it('the overhead table is framingOverhead()', () => {
+    for (const p of [64, 256, 512, 1024, 4089]) {
+      const o = framingOverhead(p);
+      const pct = (n: number): string => `${((100 * n) / p).toFixed(1)} %`;
+      const row = `| ${p.toLocaleString('en-US')} | ${o.wireBytes.toLocaleString('en-US')} | ${o.overheadBytes} (${pct(o.overheadBytes)}) | 7 (${pct(7)}) | ${o.stuffingBytes} (${pct(o.stuffingBytes)}) |`;
+      expect(doc).toContain(row);
+    }
+  });
+});
