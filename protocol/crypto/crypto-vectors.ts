@@ -233,7 +233,7 @@ export function buildSealedVectors() {
         { note: 'record 3 (record 2 lost): gaps allowed', record: hex(h3), expect: 'ok', plaintext: hex(utf8('status?')) },
         { note: 'record 2 arrives late', record: hex(h2), expect: 'SEAL_REPLAY' },
         { note: 'record 3 again', record: hex(h3), expect: 'SEAL_REPLAY' },
-        { note: 'record 4 with one ciphertext bit flipped', record: hex(tampered), expect: 'SEAL_AUTH_FAILED' },
+        { note: 'record 4 with one bit of its Poly1305 tag flipped', record: hex(tampered), expect: 'SEAL_AUTH_FAILED' },
         { note: 'counter 0', record: hex(zeroCounter), expect: 'SEAL_REPLAY' },
         { note: '23 bytes: shorter than counter + tag', record: hex(h1.subarray(0, 23)), expect: 'SEAL_MALFORMED' },
         { note: 'record 4 intact, after all the failures', record: hex(h4), expect: 'ok', plaintext: hex(utf8('frame four')) },

@@ -103,8 +103,8 @@ export function verifyStructure(
 export const STRUCTURE_LIMITS: Readonly<Required<CborLimits>> = Object.freeze({
   maxBytes: 8192,
   maxDepth: 4,
-  maxItems: 1024,
-  maxStringBytes: 4096,
+  maxItems: 512,
+  maxStringBytes: 1024,
 });
 
 /**
