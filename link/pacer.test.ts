@@ -34,9 +34,9 @@ describe('Pacer', () => {
     p.begin(0, 5);
     expect(p.lineFreeAt).toBe(5);
     expect(drain(p, 0)).toEqual([
-      { at: 0, from: 0, to: 0, done: false, wakeAt: 2 },
-      { at: 2, from: 0, to: 2, done: false, wakeAt: 4 },
-      { at: 4, from: 2, to: 4, done: false, wakeAt: 5 },
+      { at: 0, from: 0, to: 0, done: false, wakeAt: 2, last: false },
+      { at: 2, from: 0, to: 2, done: false, wakeAt: 4, last: false },
+      { at: 4, from: 2, to: 4, done: false, wakeAt: 5, last: true },
       { at: 5, from: 4, to: 5, done: true },
     ]);
     expect(p.busy).toBe(false);
@@ -45,25 +45,25 @@ describe('Pacer', () => {
   it('a short frame waits exactly its own wire time, not a whole slice', () => {
     const p = new Pacer({ baudRate: 10_000, bitsPerByte: 10, sliceMs: 50 });
     p.begin(0, 3);
-    expect(p.step(0)).toEqual({ from: 0, to: 0, done: false, wakeAt: 3 });
+    expect(p.step(0)).toEqual({ from: 0, to: 0, done: false, wakeAt: 3, last: true });
     expect(p.step(3)).toEqual({ from: 0, to: 3, done: true });
   });
 
   it('catches up after a late timer by releasing every due byte', () => {
     const p = new Pacer(ONE_BYTE_PER_MS);
     p.begin(0, 10);
-    expect(p.step(0)).toEqual({ from: 0, to: 0, done: false, wakeAt: 2 });
-    expect(p.step(7.5)).toEqual({ from: 0, to: 7, done: false, wakeAt: 9 });
-    expect(p.step(9)).toEqual({ from: 7, to: 9, done: false, wakeAt: 10 });
+    expect(p.step(0)).toEqual({ from: 0, to: 0, done: false, wakeAt: 2, last: false });
+    expect(p.step(7.5)).toEqual({ from: 0, to: 7, done: false, wakeAt: 9, last: false });
+    expect(p.step(9)).toEqual({ from: 7, to: 9, done: false, wakeAt: 10, last: true });
     expect(p.step(10)).toEqual({ from: 9, to: 10, done: true });
   });
 
   it('a step between deadlines (early or odd timer) releases only the bytes already on the wire', () => {
     const p = new Pacer(ONE_BYTE_PER_MS);
     p.begin(0, 4);
-    expect(p.step(1.999)).toEqual({ from: 0, to: 1, done: false, wakeAt: 3 });
-    expect(p.step(2.5)).toEqual({ from: 1, to: 2, done: false, wakeAt: 4 });
-    expect(p.step(3.99)).toEqual({ from: 2, to: 3, done: false, wakeAt: 4 });
+    expect(p.step(1.999)).toEqual({ from: 0, to: 1, done: false, wakeAt: 3, last: false });
+    expect(p.step(2.5)).toEqual({ from: 1, to: 2, done: false, wakeAt: 4, last: true });
+    expect(p.step(3.99)).toEqual({ from: 2, to: 3, done: false, wakeAt: 4, last: true });
     expect(p.step(4)).toEqual({ from: 3, to: 4, done: true });
   });
 
@@ -75,7 +75,7 @@ describe('Pacer', () => {
     p.begin(1, 3);
     expect(p.lineFreeAt).toBe(7);
     // The pump reaches it late, at t=6: the bytes due by then go at once.
-    expect(p.step(6)).toEqual({ from: 0, to: 2, done: false, wakeAt: 7 });
+    expect(p.step(6)).toEqual({ from: 0, to: 2, done: false, wakeAt: 7, last: true });
     expect(p.step(7)).toEqual({ from: 2, to: 3, done: true });
   });
 
@@ -85,7 +85,7 @@ describe('Pacer', () => {
     drain(p, 0);
     p.begin(100, 2);
     expect(p.lineFreeAt).toBe(102);
-    expect(p.step(100)).toEqual({ from: 0, to: 0, done: false, wakeAt: 102 });
+    expect(p.step(100)).toEqual({ from: 0, to: 0, done: false, wakeAt: 102, last: true });
     expect(p.step(102)).toEqual({ from: 0, to: 2, done: true });
   });
 

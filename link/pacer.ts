@@ -34,6 +34,12 @@ export interface PaceStep {
   done: boolean;
   /** When to call `step` again (absent when `done`). */
   wakeAt?: number;
+  /**
+   * True when `wakeAt` is the moment the write's last byte leaves the wire, so the next step
+   * finishes the write. A sender may wait for this one more precisely than a timer's
+   * millisecond granularity: it decides when the receiver sees the end of a frame.
+   */
+  last?: boolean;
 }
 
 /** Absorbs floating-point error at exact deadlines (one millionth of a byte time). */
@@ -111,7 +117,7 @@ export class Pacer {
       return { from, to: due, done: true };
     }
     const nextEnd = Math.min(cur.length, due + this.sliceBytes);
-    return { from, to: due, done: false, wakeAt: cur.startAt + nextEnd * this.byteTimeMs };
+    return { from, to: due, done: false, wakeAt: cur.startAt + nextEnd * this.byteTimeMs, last: nextEnd === cur.length };
   }
 
   /** Time at which byte count `count` of the current write has left the wire (for tests and logs). */

@@ -2,22 +2,36 @@ import { describe, expect, it } from 'vitest';
 import { LinkError } from '../protocol/errors.js';
 import { WriteQueue, type LinkTimer } from './write-queue.js';
 
-/** A manual clock: timers fire only when the test advances time. */
+/**
+ * A manual clock: timers fire only when the test advances time. `setTimeout` fires `lateBy` ms
+ * after its deadline (as Node's do, by up to a few ms); one `setImmediate` turn takes 0.25 ms.
+ */
 class FakeTimer implements LinkTimer {
   t = 0;
   private seq = 0;
   private timers: Array<{ id: number; at: number; fn: () => void }> = [];
 
+  constructor(private readonly lateBy = 0) {}
+
   now(): number {
     return this.t;
   }
   setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
+    return this.add(this.t + ms + this.lateBy, fn);
   }
   clearTimeout(handle: unknown): void {
     this.timers = this.timers.filter((x) => x.id !== handle);
+  }
+  setImmediate(fn: () => void): unknown {
+    return this.add(this.t + 0.25, fn);
+  }
+  clearImmediate(handle: unknown): void {
+    this.clearTimeout(handle);
+  }
+  private add(at: number, fn: () => void): number {
+    const id = ++this.seq;
+    this.timers.push({ id, at, fn });
+    return id;
   }
   get pending(): number {
     return this.timers.length;
@@ -73,6 +87,23 @@ describe('WriteQueue', () => {
       [2, [1, 2]],
       [4, [3, 4]],
       [5, [5]],
+    ]);
+    expect(resolvedAt).toBe(5);
+  });
+
+  it('paced: late timers are caught up, and the end of a write is still handed over on time', async () => {
+    const timer = new FakeTimer(1);
+    const { log, raw } = recorder(timer);
+    const q = new WriteQueue(raw, ONE_BYTE_PER_MS, timer);
+    let resolvedAt: number | undefined;
+    const done = q.write(Uint8Array.of(1, 2, 3, 4, 5)).then(() => (resolvedAt = timer.now()));
+    await timer.advanceTo(10);
+    await done;
+    // The 2 ms timer fired at 3: three bytes were due. The last slice's wait ends on
+    // event-loop turns, not on a (late) timer, so it lands exactly at 5.
+    expect(log).toEqual([
+      [3, [1, 2, 3]],
+      [5, [4, 5]],
     ]);
     expect(resolvedAt).toBe(5);
   });

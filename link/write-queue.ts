@@ -11,6 +11,9 @@ export interface LinkTimer {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Runs `fn` after pending I/O (one event-loop turn), for waits finer than a timer's millisecond. */
+  setImmediate(fn: () => void): unknown;
+  clearImmediate(handle: unknown): void;
 }
 
 /** `performance.now()` and the global timers. */
@@ -18,7 +21,15 @@ export const realTimer: LinkTimer = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setImmediate: (fn) => setImmediate(fn),
+  clearImmediate: (handle) => clearImmediate(handle as ReturnType<typeof setImmediate>),
 };
+
+/**
+ * Node timers fire on whole milliseconds, often one or two late. The wait for the end of a
+ * write sleeps on a timer until this close to the deadline, then yields turn by turn.
+ */
+const PRECISE_MARGIN_MS = 1.5;
 
 /** Hands one slice to the transport; resolves when the transport has taken it. */
 export type RawWrite = (chunk: Uint8Array) => Promise<void>;
@@ -43,7 +54,7 @@ export class WriteQueue {
   private readonly inFlight = new Set<Job>();
   private pumping = false;
   private abortError: LinkError | undefined;
-  private sleeping: { handle: unknown; wake: () => void } | undefined;
+  private sleeping: { cancel: () => void; wake: () => void } | undefined;
 
   constructor(
     private readonly rawWrite: RawWrite,
@@ -85,7 +96,7 @@ export class WriteQueue {
     for (const job of this.jobs.splice(0)) this.settle(job, error);
     const sleeping = this.sleeping;
     if (sleeping !== undefined) {
-      this.timer.clearTimeout(sleeping.handle);
+      sleeping.cancel();
       sleeping.wake();
     }
   }
@@ -123,7 +134,9 @@ export class WriteQueue {
             this.settle(job);
             break;
           }
-          await this.sleep((step.wakeAt ?? 0) - this.timer.now());
+          // Intermediate slices may wake late (the next step catches up); the end of a write
+          // is when the receiver sees a whole frame, so that wait is precise.
+          await this.sleepUntil(step.wakeAt ?? 0, step.last === true);
           if (this.abortError !== undefined) return;
         }
       }
@@ -132,14 +145,33 @@ export class WriteQueue {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleepUntil(deadline: number, precise: boolean): Promise<void> {
     return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        this.sleeping = undefined;
-        resolve();
+      const timer = this.timer;
+      let cancel: () => void = () => {};
+      const sleeping = {
+        cancel: () => cancel(),
+        wake: () => {
+          if (this.sleeping === sleeping) this.sleeping = undefined;
+          resolve();
+        },
       };
-      const handle = this.timer.setTimeout(wake, Math.max(0, ms));
-      this.sleeping = { handle, wake };
+      this.sleeping = sleeping;
+      const spin = (): void => {
+        if (timer.now() >= deadline) return sleeping.wake();
+        const handle = timer.setImmediate(spin);
+        cancel = () => timer.clearImmediate(handle);
+      };
+      const ms = deadline - timer.now();
+      if (!precise) {
+        const handle = timer.setTimeout(sleeping.wake, Math.max(0, ms));
+        cancel = () => timer.clearTimeout(handle);
+      } else if (ms > PRECISE_MARGIN_MS) {
+        const handle = timer.setTimeout(spin, ms - PRECISE_MARGIN_MS);
+        cancel = () => timer.clearTimeout(handle);
+      } else {
+        spin();
+      }
     });
   }
 }
