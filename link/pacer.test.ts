@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkError } from '../protocol/errors.js';
@@ -158,5 +159,31 @@ describe('Pacer', () => {
     p.abort();
     expect(p.busy).toBe(false);
     expect(p.step(10)).toEqual({ from: 0, to: 0, done: true });
+  });
+});
+
+describe('line timing vectors (test/vectors/link-line-timing.json)', () => {
+  const file = JSON.parse(readFileSync(new URL('../test/vectors/link-line-timing.json', import.meta.url), 'utf8')) as {
+    source: string;
+    baudRate: number;
+    bitsPerByte: number;
+    bytesPerSecond: number;
+    cases: Array<{ wireBytes: number; ms: string; what: string }>;
+  };
+  const doc = readFileSync(new URL('../PROTOCOL.d/10-links.md', import.meta.url), 'utf8');
+
+  it('names its source and matches the line rate', () => {
+    expect(file.source.length).toBeGreaterThan(0);
+    expect(file.bytesPerSecond).toBe(file.baudRate / file.bitsPerByte);
+    expect(file.cases.length).toBeGreaterThan(0);
+  });
+
+  it.each(file.cases)('$wireBytes bytes finish at $ms ms, in the pacer and in PROTOCOL.d/10-links.md', ({ wireBytes, ms, what }) => {
+    const p = new Pacer({ baudRate: file.baudRate, bitsPerByte: file.bitsPerByte });
+    p.begin(0, wireBytes);
+    const end = drain(p, 0).at(-1)?.at ?? NaN;
+    expect(end.toFixed(3)).toBe(ms);
+    expect(((wireBytes * file.bitsPerByte * 1000) / file.baudRate).toFixed(3)).toBe(ms);
+    expect(doc).toContain(`| ${wireBytes} | ${ms} ms | ${what} |`);
   });
 });
