@@ -536,3 +536,40 @@ describe('HidReassembler properties', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------- the spec's examples
+
+describe('PROTOCOL.d/30-hid-framing.md examples come from the vectors', () => {
+  const doc = readFileSync(new URL('../PROTOCOL.d/30-hid-framing.md', import.meta.url), 'utf8');
+  const raw = readFileSync(new URL('../test/vectors/framing-hid.json', import.meta.url), 'utf8');
+  const all = JSON.parse(raw) as HidVectors & { errorReports: { cid: string; hidErrorCode: string; reportHex: string }[] };
+  const known = new Set<string>([
+    ...all.fragment.flatMap((f) => f.reportsHex),
+    ...all.msgPacket.reportsHex,
+    ...all.initExchange.requestReportsHex,
+    ...all.initExchange.responseReportsHex,
+    ...all.errorReports.map((e) => e.reportHex),
+    ...all.reassembly.flatMap((c) => c.reports.map((r) => r.hex)),
+  ]);
+  const reports = [...doc.matchAll(/^report {2,}([0-9a-f]{2}(?: [0-9a-f]{2})*)(?: \(\+(\d+) × 00\))?$/gm)].map(
+    (m) => (m[1] ?? '').replaceAll(' ', '') + '00'.repeat(Number(m[2] ?? 0)),
+  );
+
+  it('has worked examples, each a 64-byte report from the vectors', () => {
+    expect(reports.length).toBeGreaterThanOrEqual(7);
+    for (const hex of reports) {
+      expect(hex.length, hex).toBe(128);
+      expect(known.has(hex), hex).toBe(true);
+    }
+  });
+
+  it('error reports in the vectors are what buildErrorReport writes', () => {
+    for (const e of all.errorReports) expect(toHex(buildErrorReport(num(e.cid), num(e.hidErrorCode)))).toBe(e.reportHex);
+  });
+
+  it('the error-code table matches HidErrorCode', () => {
+    for (const [name, code] of Object.entries(HidErrorCode)) {
+      expect(doc).toContain(`| \`0x${code.toString(16).toUpperCase().padStart(2, '0')}\` | ${name} |`);
+    }
+  });
+});
