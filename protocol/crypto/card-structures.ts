@@ -77,7 +77,7 @@ function cardAuthMap(f: CardAuthFields): Map<number, CborValue> {
 }
 
 function holderVerifyMap(f: HolderVerifyFields): Map<number, CborValue> {
-  const code = HolderResult[f.result];
+  const code = Object.hasOwn(HolderResult, f.result) ? HolderResult[f.result] : undefined;
   if (code === undefined) throw new CryptoError('STRUCT_MALFORMED', `unknown holder result ${String(f.result)}`);
   const m = new Map<number, CborValue>([
     [HolderVerifyKey.nonce, f.nonce],

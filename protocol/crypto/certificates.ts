@@ -5,7 +5,7 @@
  */
 import type { CborValue } from '../cbor-codec.js';
 import { CryptoError } from '../errors.js';
-import { isBytes } from './bytes.js';
+import { isBytes, toHex } from './bytes.js';
 import { Domain } from './domains.js';
 import { ED25519_PUBLIC_KEY_LENGTH, type Ed25519 } from './ed25519.js';
 import {
@@ -211,7 +211,7 @@ export function parseDeviceCertificate(bytes: Uint8Array): DeviceCertificate {
 function checkChain<T extends CertificateParts & Validity>(cert: T, domain: string, trusted: TrustedKeys, now: number, ed: Ed25519): T {
   const issuerKey = lookupTrustedKey(trusted, cert.issuerKeyId);
   if (issuerKey === undefined) {
-    throw new CryptoError('CERT_UNKNOWN_ISSUER', 'certificate issuer is not trusted', { issuerKeyId: Buffer.from(cert.issuerKeyId).toString('hex') });
+    throw new CryptoError('CERT_UNKNOWN_ISSUER', 'certificate issuer is not trusted', { issuerKeyId: toHex(cert.issuerKeyId) });
   }
   if (!ed.verify(issuerKey, signedBytes(domain, cert.body), cert.signature)) {
     throw new CryptoError('CERT_BAD_SIGNATURE', 'certificate signature does not verify');
@@ -245,7 +245,7 @@ export function trustedKeysOf(publicKeys: readonly Uint8Array[]): Map<string, Ui
   const map = new Map<string, Uint8Array>();
   for (const k of publicKeys) {
     if (!isBytes(k, ED25519_PUBLIC_KEY_LENGTH)) throw new CryptoError('KEY_INVALID', 'root public key must be 32 bytes');
-    map.set(Buffer.from(keyIdOf(k)).toString('hex'), k);
+    map.set(toHex(keyIdOf(k)), k);
   }
   return map;
 }

@@ -21,13 +21,24 @@ export function testBytes(label: string, length = 32): Uint8Array {
   return sha512(utf8(`unicard test ${label}`)).slice(0, length);
 }
 
-/** The fixed test seeds (Ed25519) used by the vectors, firmware-sim tests and daemon tests. */
-export const TEST_SEEDS = {
-  issuerRoot: testBytes('issuer root'),
-  vendorRoot: testBytes('vendor root'),
-  card: testBytes('card 1'),
-  device: testBytes('device 1'),
-} as const;
+/**
+ * The fixed test seeds (Ed25519) used by the vectors, firmware-sim tests and daemon tests.
+ * Getters return fresh copies, so no caller can alter another's keys.
+ */
+export const TEST_SEEDS = Object.freeze({
+  get issuerRoot(): Uint8Array {
+    return testBytes('issuer root');
+  },
+  get vendorRoot(): Uint8Array {
+    return testBytes('vendor root');
+  },
+  get card(): Uint8Array {
+    return testBytes('card 1');
+  },
+  get device(): Uint8Array {
+    return testBytes('device 1');
+  },
+});
 
 /** Validity of the test certificates: 2026-01-01T00:00:00Z .. 2030-12-31T23:59:59Z. */
 export const TEST_VALIDITY = { validFrom: 1767225600, validUntil: 1924991999 } as const;
@@ -136,12 +147,18 @@ export function buildCertificateVectors(ed: Ed25519) {
   };
 }
 
-/** Fixed inputs of the handshake vector. */
-export const HANDSHAKE_INPUTS = {
-  hostEphemeralSecret: testBytes('host ephemeral'),
-  hostNonce: testBytes('host nonce'),
-  terminalEphemeralSecret: testBytes('terminal ephemeral'),
-} as const;
+/** Fixed inputs of the handshake vector (fresh copies on every access). */
+export const HANDSHAKE_INPUTS = Object.freeze({
+  get hostEphemeralSecret(): Uint8Array {
+    return testBytes('host ephemeral');
+  },
+  get hostNonce(): Uint8Array {
+    return testBytes('host nonce');
+  },
+  get terminalEphemeralSecret(): Uint8Array {
+    return testBytes('terminal ephemeral');
+  },
+});
 
 /** handshake.json */
 export function buildHandshakeVectors(ed: Ed25519) {
