@@ -54,7 +54,7 @@ export abstract class BaseLink implements Link {
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (!this.open) return Promise.reject(this.endError ?? closedError(this.info.path));
+    if (!this.open) return Promise.reject(closedError(this.info.path, this.endError));
     if (!(data instanceof Uint8Array)) {
       return Promise.reject(new LinkError('LINK_INVALID_OPTIONS', 'write() takes a Uint8Array'));
     }

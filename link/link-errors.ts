@@ -114,7 +114,11 @@ function describe(
   }
 }
 
-/** The error a write gets on a link that is already closed. */
-export function closedError(path: string): LinkError {
-  return new LinkError('LINK_CLOSED', `${path} is closed: open it again`, { path });
+/** The error a write gets on a link that is already closed; `endedBy` is why it ended, if it failed. */
+export function closedError(path: string, endedBy?: LinkError): LinkError {
+  if (endedBy === undefined) return new LinkError('LINK_CLOSED', `${path} is closed: open it again`, { path });
+  return new LinkError('LINK_CLOSED', `${path} is closed (${endedBy.message}): open it again`, {
+    path,
+    endedBy: endedBy.code,
+  });
 }

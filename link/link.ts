@@ -37,9 +37,10 @@ export interface Link {
   readonly isOpen: boolean;
   /**
    * Hands `data` to the transport (after pacing, when the link paces). Writes go out in call
-   * order. Resolves when the bytes are handed over; rejects with a LinkError (`LINK_CLOSED`
-   * when the link was already closed). The link copies or consumes `data` before resolving;
-   * the caller may reuse the buffer afterwards.
+   * order. Resolves when the bytes are handed over; rejects with a LinkError: the link's
+   * failure for writes in flight when it fails, `LINK_CLOSED` for writes on a link that has
+   * already ended (closed or failed; `detail.endedBy` then names the failure). The link
+   * copies or consumes `data` before resolving; the caller may reuse the buffer afterwards.
    */
   write(data: Uint8Array): Promise<void>;
   /**

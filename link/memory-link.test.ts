@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkError } from '../protocol/errors.js';
 import { fuzzRuns } from '../test/support/fuzz.js';
-import type { Link } from './link.js';
+import { HOLD_LIMIT_BYTES, type Link } from './link.js';
 import { MemoryBus, createMemoryLinkPair } from './memory-link.js';
 
 /** Collects what a link receives. */
@@ -145,7 +145,7 @@ describe('memory link pair', () => {
     await inFlight;
     expect((await aEnd)?.code).toBe('LINK_IO');
     expect((await bEnd)?.code).toBe('LINK_IO');
-    await expect(a.write(Uint8Array.of(1))).rejects.toMatchObject({ code: 'LINK_IO' });
+    await expect(a.write(Uint8Array.of(1))).rejects.toMatchObject({ code: 'LINK_CLOSED', detail: { endedBy: 'LINK_IO' } });
   });
 
   it('a data listener that throws ends the link with LINK_IO instead of losing bytes quietly', async () => {
@@ -165,6 +165,17 @@ describe('memory link pair', () => {
   it('write() rejects a non-Uint8Array with LINK_INVALID_OPTIONS', async () => {
     const [a] = createMemoryLinkPair();
     await expect(a.write('text' as unknown as Uint8Array)).rejects.toMatchObject({ code: 'LINK_INVALID_OPTIONS' });
+    await a.close();
+  });
+
+  it('holds at most HOLD_LIMIT_BYTES for a late subscriber and drops the rest, like an overrun', async () => {
+    const [a, b] = createMemoryLinkPair();
+    await a.write(new Uint8Array(HOLD_LIMIT_BYTES - 1));
+    await a.write(Uint8Array.of(1, 2)); // would exceed the limit: dropped
+    await a.write(Uint8Array.of(3));
+    const atB = collect(b);
+    expect(atB.chunks.map((c) => c.length)).toEqual([HOLD_LIMIT_BYTES - 1, 1]);
+    expect(atB.chunks[1]).toEqual(Uint8Array.of(3));
     await a.close();
   });
 
