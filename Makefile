@@ -1,5 +1,5 @@
 # unicard: the targets a newcomer, a vendor and CI use. Each installs what it needs.
-.PHONY: setup build typecheck lint test fuzz reliability bench demo clean
+.PHONY: setup build typecheck lint test fuzz reliability bench demo docs clean
 
 setup:
 	@./scripts/setup.sh
@@ -28,6 +28,10 @@ bench: setup
 
 demo: setup
 	@echo "demo: not yet — the daemon does not exist yet (issues 4 and 5)"
+
+# PROTOCOL.md is assembled from PROTOCOL.d/ (the sections next to their vector checks).
+docs: setup
+	node --import tsx scripts/protocol-doc.ts
 
 clean:
 	rm -rf dist results
