@@ -25,6 +25,8 @@ export type TerminalSessionErrorCode =
   | 'SESSION_CLOSED'
   /** The terminal printed its boot banner mid-session: it restarted and forgot the session. */
   | 'TERMINAL_REBOOTED'
+  /** The terminal said, in clear, that it holds no session (it restarted unseen). */
+  | 'SESSION_LOST'
   /** The request needs a trusted sealed session and there is none (yet, or any more). */
   | 'NO_SESSION'
   /** The operation needs an idle session (handshake) or a free request id. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryLinkPair, type MemoryLink } from '../../link/memory-link.js';
 import { MessageChannel, StreamPacketCodec } from '../../protocol/message-channel.js';
@@ -10,9 +11,18 @@ import { issueDeviceCertificate } from '../../protocol/crypto/certificates.js';
 import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
 import { TEST_SEEDS, TEST_VALIDITY, testBytes } from '../../protocol/crypto/crypto-vectors.js';
 import { trustedKeysOf } from '../../protocol/crypto/certificates.js';
-import { TerminalSession, type TerminalEvent, type TraceDirection } from './terminal-session.js';
+import {
+  DEFAULT_DEAD_AFTER_MS,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_RETRY_AFTER_MS,
+  TerminalSession,
+  type TerminalEvent,
+  type TraceDirection,
+} from './terminal-session.js';
+import { DEFAULT_TIMEOUT_MS, HUMAN_TIMEOUT_MARGIN_MS, HUMAN_TIMEOUT_MS, SLOW_TIMEOUT_MS } from './request-types.js';
 import { TerminalError, TerminalSessionError } from './session-errors.js';
 import { createTrustPolicy, devicePinId, type TrustCallback } from './trust-policy.js';
+import { readBanner } from './banner.js';
 
 const ed = new NodeEd25519();
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -53,7 +63,10 @@ class ScriptedTerminal {
 
   constructor(readonly link: MemoryLink) {
     link.onData((chunk) => {
-      for (const ev of this.channel.receive(chunk)) if (ev.kind === 'message') this.onRequest(ev.message, ev.sealed, ev.bytes);
+      for (const ev of this.channel.receive(chunk)) {
+        if (ev.kind === 'message') this.onRequest(ev.message, ev.sealed, ev.bytes);
+        else if (ev.error.code === 'SESSION_NOT_ESTABLISHED') this.send({ type: 'Error', id: 0, code: WireError.SESSION_REQUIRED }, true);
+      }
     });
   }
 
@@ -293,6 +306,25 @@ describe('TerminalSession: connecting', () => {
     await session.close();
   });
 
+  it('takes over from a probe: the banner it read and the bytes after it', async () => {
+    const [hostLink, terminalLink] = createMemoryLinkPair({ chunking: { seed: 3, maxChunk: 7 } });
+    const terminal = new ScriptedTerminal(terminalLink);
+    const probe = readBanner(hostLink, 5_000);
+    terminal.reboot();
+    const { banner, rest } = await probe;
+    const session = await TerminalSession.open(hostLink, { trust: trustAll, ed, banner, initialBytes: rest, bannerTimeoutMs: 5_000 });
+    expect(session.banner?.model).toBe('SIM-1');
+    expect(session.counters().framingErrors).toEqual({});
+    await session.close();
+  });
+
+  it('refuses a terminal whose clear GetInfo names another terminal than its certificate', async () => {
+    const [hostLink, terminalLink] = createMemoryLinkPair();
+    const terminal = new ScriptedTerminal(terminalLink);
+    terminal.handlers.set('GetInfo', (m, t) => ({ ...(defaultHandler(m, t) as Extract<Message, { type: 'GetInfoResult' }>), terminalId: 'OTHER' }));
+    await expect(TerminalSession.open(hostLink, { trust: trustAll, ed })).rejects.toMatchObject({ code: 'HANDSHAKE_UNTRUSTED' });
+  });
+
   it('rejects requests that need a session before the handshake, without sending them', async () => {
     const [hostLink, terminalLink] = createMemoryLinkPair();
     const terminal = new ScriptedTerminal(terminalLink);
@@ -341,6 +373,18 @@ describe('TerminalSession: requests', () => {
     expect(r.ok && r.value.type).toBe('SetTimeResult');
     expect(terminal.seen.filter((s) => s.message.type === 'SetTime')).toHaveLength(2);
     expect(terminal.executed.get('SetTime')).toBe(1);
+    await session.close();
+  });
+
+  it('refuses locally a request larger than the terminal\'s maxFrameSize (it could not even refuse it)', async () => {
+    const [hostLink, terminalLink] = createMemoryLinkPair();
+    const terminal = new ScriptedTerminal(terminalLink);
+    terminal.handlers.set('GetInfo', (m, t) => ({ ...(defaultHandler(m, t) as Extract<Message, { type: 'GetInfoResult' }>), maxFrameSize: 100 }));
+    const session = await TerminalSession.open(hostLink, { trust: trustAll, ed });
+    const before = terminal.seen.length;
+    await expect(session.ping(new Uint8Array(80))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE', detail: { maxFrameSize: 100 } });
+    await expect(session.ping(new Uint8Array(40))).resolves.toMatchObject({ data: new Uint8Array(40) });
+    expect(terminal.seen.length).toBe(before + 1);
     await session.close();
   });
 
@@ -500,6 +544,19 @@ describe('TerminalSession: events, failures, closing', () => {
     await session.close();
   });
 
+  it('a terminal that lost its session unseen says SESSION_REQUIRED in clear: the session is lost, not downgraded', async () => {
+    const { terminal, session } = await connect();
+    terminal.channel.setSession(undefined); // restarted, banner lost on the line
+    const before = terminal.seen.length;
+    const r = await outcome(session.request({ type: 'SetTime', unixMs: 1 }));
+    expect(!r.ok && (r.error as TerminalSessionError).code).toBe('SESSION_LOST');
+    expect(terminal.seen.length).toBe(before); // the terminal could not read it
+    expect(session.state).toBe('lost');
+    await session.handshake();
+    await expect(session.request({ type: 'SetTime', unixMs: 1 })).resolves.toMatchObject({ type: 'SetTimeResult' });
+    await session.close();
+  });
+
   it('close() rejects outstanding requests with SESSION_CLOSED and leaves no timers', async () => {
     const { session, hostLink, terminal } = await connect();
     terminal.handlers.set('SetTime', () => 'pending');
@@ -530,5 +587,19 @@ describe('TerminalSession: events, failures, closing', () => {
     expect(session.counters()).toMatchObject({ requests: 3, results: 3, rtt: { count: 3 } });
     expect(session.counters().frames?.framesOk).toBe(3);
     await session.close();
+  });
+});
+
+describe('PROTOCOL.d/57-host-session.md', () => {
+  const doc = readFileSync(new URL('../../PROTOCOL.d/57-host-session.md', import.meta.url), 'utf8');
+  const ms = (n: number): string => `${n.toLocaleString('en-US')} ms`;
+
+  it('states the timing constants the code uses', () => {
+    expect(doc).toContain(`| retry after | ${ms(DEFAULT_RETRY_AFTER_MS)} |`);
+    expect(doc).toContain(`| retries in a row | ${DEFAULT_MAX_RETRIES} |`);
+    expect(doc).toContain(`| dead after | ${ms(DEFAULT_DEAD_AFTER_MS)} |`);
+    expect(doc).toContain(`own \`timeoutMs\` + ${ms(HUMAN_TIMEOUT_MARGIN_MS)}, at least ${ms(HUMAN_TIMEOUT_MS)} |`);
+    expect(doc).toContain(`\`FirmwareConfirm\` | ${ms(SLOW_TIMEOUT_MS)} |`);
+    expect(doc).toContain(`| every other request | ${ms(DEFAULT_TIMEOUT_MS)} |`);
   });
 });

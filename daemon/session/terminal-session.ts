@@ -39,7 +39,9 @@ import {
   type MessageName,
 } from '../../protocol/messages.js';
 import type { CborLimits } from '../../protocol/cbor-codec.js';
-import type { FrameDecoderCounters } from '../../protocol/stream-framing.js';
+import { WireError } from '../../protocol/wire-errors.js';
+import { MAX_FRAME_SIZE_LIMIT, MIN_FRAME_SIZE, maxPayloadSize, type FrameDecoderCounters } from '../../protocol/stream-framing.js';
+import { SEAL_MIN_RECORD_LENGTH } from '../../protocol/crypto/sealed-channel.js';
 import { HostHandshake, type HostSession, type RandomBytes } from '../../protocol/crypto/handshake.js';
 import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { DeviceCertificate } from '../../protocol/crypto/certificates.js';
@@ -92,7 +94,7 @@ export interface TerminalSessionOptions {
   trust?: TrustCallback;
   /** Framing below the session (default: stream framing, for serial and TCP). */
   codec?: PacketCodec;
-  /** maxFrameSize of the default stream codec. */
+  /** maxFrameSize of the default stream codec (default 65,535, the framing's limit). */
   maxFrameSize?: number;
   /** CBOR limits for received messages. */
   limits?: CborLimits;
@@ -301,8 +303,9 @@ export class TerminalSession {
     this.ed = options.ed ?? new NodeEd25519();
     this.randomBytes = options.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
     const stream = options.codec === undefined;
-    this.codec =
-      options.codec ?? new StreamPacketCodec(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize });
+    // The host has memory to spare: accept and send any frame the framing allows; what the
+    // terminal accepts is its GetInfo maxFrameSize, checked per request.
+    this.codec = options.codec ?? new StreamPacketCodec({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE_LIMIT });
     this.channel = new MessageChannel(options.limits === undefined ? { codec: this.codec } : { codec: this.codec, limits: options.limits });
     this.scanner = options.scanBanners ?? stream ? new BannerScanner() : undefined;
     this.retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
@@ -523,7 +526,12 @@ export class TerminalSession {
       );
       const session = established as HostSession | undefined;
       if (session === undefined) throw new SessionError('HANDSHAKE_MALFORMED', 'handshake ended without a session');
-      const decision = await this.decide(trust, session.device);
+      const info = this.infoValue;
+      // GetInfo travelled in clear; the certificate is what the terminal proved. They must agree.
+      const decision =
+        info !== undefined && info.terminalId !== session.device.terminalId
+          ? { refused: `GetInfo names terminal ${info.terminalId} but its device certificate names ${session.device.terminalId}` }
+          : await this.decide(trust, session.device);
       if (this.isClosed) throw this.closeError ?? this.closedError();
       if (typeof decision !== 'string') {
         throw new SessionError('HANDSHAKE_UNTRUSTED', decision.refused, {
@@ -621,6 +629,18 @@ export class TerminalSession {
       payload = encodeMessage(message);
     } catch (e) {
       return Promise.reject(asUnicardError(e));
+    }
+    const limit = this.infoValue?.maxFrameSize;
+    const packetPayload = payload.length + (sealed ? SEAL_MIN_RECORD_LENGTH : 0);
+    if (limit !== undefined && packetPayload > maxPayloadSize(Math.min(limit, MAX_FRAME_SIZE_LIMIT))) {
+      // The terminal could not even read the id to refuse it: the request would only time out.
+      return Promise.reject(
+        new FramingError('FRAME_TOO_LARGE', `${name} needs a ${packetPayload + MIN_FRAME_SIZE}-byte frame; the terminal accepts at most ${limit}`, {
+          type: name,
+          frameSize: packetPayload + MIN_FRAME_SIZE,
+          maxFrameSize: limit,
+        }),
+      );
     }
     if (options.signal?.aborted === true) {
       this.stats.cancelled++;
@@ -857,6 +877,19 @@ export class TerminalSession {
       return;
     }
     const p = m.id === 0 ? undefined : this.pending.get(m.id);
+    if (
+      m.type === 'Error' &&
+      m.code === WireError.SESSION_REQUIRED &&
+      !sealed &&
+      this.stateValue === 'sealed' &&
+      (p === undefined ? m.id === 0 : p.sealed)
+    ) {
+      // A terminal that lost its session (restarted without our seeing the banner) says so
+      // in clear. Unauthenticated, but all it can do is end the session sooner than the
+      // silence rule would; it can never make the host send or accept anything in clear.
+      this.loseSession('SESSION_LOST', 'the terminal says it has no session (did it restart?)');
+      return;
+    }
     if (p === undefined || (p.sealed && !sealed)) {
       this.stats.dropped++;
       return;
@@ -914,18 +947,7 @@ export class TerminalSession {
     this.emit(this.bannerListeners, banner);
     if (this.stateValue === 'closed') return;
     if (this.channel.hasSession || this.stateValue === 'sealed') {
-      // Its session keys died with it. Never fall back to clear: the caller re-handshakes.
-      this.channel.setSession(undefined);
-      this.stateValue = 'lost';
-      this.decisionValue = undefined;
-      this.lostReason = 'the terminal restarted (boot banner received)';
-      this.queuedEvents = [];
-      for (const p of [...this.pending.values()]) {
-        this.settle(
-          p,
-          new TerminalSessionError('TERMINAL_REBOOTED', `the terminal restarted while ${p.name} (request ${p.id}) was outstanding: run the handshake again`, { request: p.name }, p.id),
-        );
-      }
+      this.loseSession('TERMINAL_REBOOTED', 'the terminal restarted (boot banner received)');
       return;
     }
     // No session yet: whatever was sent before the terminal came up was lost; send it now.
@@ -936,6 +958,21 @@ export class TerminalSession {
       p.retryTimer = undefined;
       if (p.started) this.armDead(p);
       this.transmit(p);
+    }
+  }
+
+  /**
+   * The terminal no longer holds the session keys. Never fall back to clear: outstanding
+   * requests fail and the caller runs the handshake again (with a new trust decision).
+   */
+  private loseSession(code: 'TERMINAL_REBOOTED' | 'SESSION_LOST', reason: string): void {
+    this.channel.setSession(undefined);
+    this.stateValue = 'lost';
+    this.decisionValue = undefined;
+    this.lostReason = reason;
+    this.queuedEvents = [];
+    for (const p of [...this.pending.values()]) {
+      this.settle(p, new TerminalSessionError(code, `${reason} while ${p.name} (request ${p.id}) was outstanding: run the handshake again`, { request: p.name }, p.id));
     }
   }
 
