@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -280,24 +280,38 @@ describe('FlashStore', () => {
     }
   });
 
-  it('cuts upload bytes that were written but not recorded', async () => {
+  it('resumes after the last whole, verified chunk when a crash cut or damaged the log', async () => {
     const store = await openStore();
     await store.begin(v11.header, v11.body.length);
-    await store.write(0, v11.body.subarray(0, 2000));
-    // As if a chunk reached the disk and the process died before recording it.
-    await writeFile(store.stagingPath, v11.body.subarray(0, 2700));
-    const again = await openStore();
-    expect(again.status().staging?.offset).toBe(2000);
-    expect((await stat(again.stagingPath)).size).toBe(2000);
-    // A staging file shorter than recorded (lost without fsync): resume from what is there.
-    await truncate(again.stagingPath, 1500);
+    for (let off = 0; off < 3000; off += 1000) await store.write(off, v11.body.subarray(off, off + 1000));
+    const log = new Uint8Array(await readFile(store.stagingPath));
+    expect(log.length).toBe(3 * (1000 + 8));
+    // A chunk cut short by a crash (length and part of the data written, no CRC yet).
+    await writeFile(store.stagingPath, log.subarray(0, 2 * 1008 + 500));
+    const cut = await openStore();
+    expect(cut.status().staging?.offset).toBe(2000);
+    expect((await stat(cut.stagingPath)).size).toBe(2 * 1008);
+    expect((await cut.begin(v11.header, v11.body.length)).offset).toBe(2000);
+    // A damaged byte inside the second record: only the first survives.
+    const damaged = Uint8Array.from(log);
+    damaged[1008 + 20]! ^= 0x40;
+    await writeFile(cut.stagingPath, damaged);
     const third = await openStore();
-    expect((await third.begin(v11.header, v11.body.length)).offset).toBe(1500);
+    expect((await third.begin(v11.header, v11.body.length)).offset).toBe(1000);
+    // The upload then completes and is intact.
+    let offset = 1000;
+    while (offset < v11.body.length) offset = await third.write(offset, v11.body.subarray(offset, offset + 4096));
+    await third.finish();
+    expect(new Uint8Array(await readFile(third.slotPath('B')))).toEqual(v11.body);
+    // A log missing altogether: start again at 0.
+    await third.begin(makeImage('1.2.0', 3, 100).header, 100);
+    await rm(third.stagingPath);
+    expect((await openStore()).status().staging?.offset).toBe(0);
   });
 
   // Crash at every persistence step of a whole update, reopen, let the host carry on from
   // what the device reports, and check the end state is always the same.
-  const steps: FlashStep[] = ['state-temp-written', 'state-renamed', 'staging-data-synced', 'slot-body-renamed'];
+  const steps: FlashStep[] = ['state-temp-written', 'state-renamed', 'staging-data-synced', 'slot-body-written'];
   for (const step of steps) {
     it(`survives a crash at every '${step}' of an update`, async () => {
       let crashes = 0;

@@ -9,14 +9,19 @@
  *   reboot() → test boot / rollback           confirm() → permanent, anti-rollback raised
  *
  * Files (all next to `path`):
- * - `path`            the state, JSON, replaced atomically (temp + fsync + rename) on every change;
- * - `path.slot-A|B`   the image bodies;
- * - `path.staging`    bytes of the upload in progress, keyed in the state by the image hash.
- * Upload bytes are fsynced before the state records the new offset, so the recorded offset
- * never runs ahead of the data; on open, data beyond it (a chunk cut off by a crash) is cut.
+ * - `path`            the state, JSON, replaced atomically (temp + fsync + rename) on every change
+ *                     except upload chunks;
+ * - `path.slot-A|B`   the image bodies, each replaced atomically;
+ * - `path.staging`    the upload in progress (its header and image hash are in the state): an
+ *                     append-only log of chunk records `u32be length ‖ data ‖ u32be CRC-32C`,
+ *                     the CRC over (first 8 bytes of the image hash ‖ u32be offset ‖ data).
+ * A chunk costs one append and one fdatasync. On open, the log is read up to the first record
+ * that is cut short or fails its CRC (a chunk a crash interrupted) and cut there: the bytes
+ * held are always a contiguous, verified prefix of the image.
  */
-import { open, readFile, rename, stat, truncate } from 'node:fs/promises';
+import { open, readFile, truncate } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { crc32c } from '../../protocol/crc32c.js';
 import { removeIfExists, SerialQueue, writeFileAtomic, type AtomicWriteStep } from './atomic-file.js';
 import { HardwareError } from './hardware-error.js';
 
@@ -110,7 +115,7 @@ export interface BootResult {
 export type FlashStep =
   | `state-${AtomicWriteStep}`
   | 'staging-data-synced'
-  | 'slot-body-renamed';
+  | 'slot-body-written';
 
 /** The factory image a new flash store starts with, in slot A, confirmed. */
 export interface FactoryImage {
@@ -144,7 +149,6 @@ interface StagingRecord {
   header: string;
   version: [number, number, number];
   total: number;
-  offset: number;
 }
 
 interface FlashRecord {
@@ -169,6 +173,8 @@ const other = (s: SlotName): SlotName => (s === 'A' ? 'B' : 'A');
 export class FlashStore {
   private readonly queue = new SerialQueue();
   private readonly durable: boolean;
+  /** Bytes of the upload held in the staging log (a verified, contiguous prefix). */
+  private staged = 0;
 
   private constructor(
     readonly path: string,
@@ -247,7 +253,7 @@ export class FlashStore {
             header: unhex(s.staging.header),
             version: versionOf(s.staging.version),
             total: s.staging.total,
-            offset: s.staging.offset,
+            offset: this.staged,
           }
         : null,
     };
@@ -274,16 +280,13 @@ export class FlashStore {
       this.checkRollback(info);
       const key = hex(info.bodyHash);
       if (s.staging && s.staging.imageHash === key && s.staging.header === hex(header)) {
-        return { offset: s.staging.offset, total, resumed: true };
+        return { offset: this.staged, total, resumed: true };
       }
-      // A different image: the old partial upload is dropped.
-      const fh = await open(this.stagingPath, 'w', 0o600);
-      try {
-        if (this.durable) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      s.staging = { imageHash: key, header: hex(header), version: [...info.version], total, offset: 0 };
+      // A different image: the old partial upload is dropped (log emptied before the state
+      // names the new image, so the log never holds another image's bytes under its name).
+      await this.emptyLog();
+      this.staged = 0;
+      s.staging = { imageHash: key, header: hex(header), version: [...info.version], total };
       await this.persist(s);
       return { offset: 0, total, resumed: false };
     });
@@ -296,11 +299,10 @@ export class FlashStore {
    */
   write(offset: number, bytes: Uint8Array): Promise<number> {
     return this.queue.run(async () => {
-      const s = structuredClone(this.state);
-      const st = s.staging;
+      const st = this.state.staging;
       if (!st) throw new HardwareError('FIRMWARE_NO_UPLOAD', 'no upload in progress: send FirmwareBegin first');
-      if (offset !== st.offset) {
-        throw new HardwareError('FIRMWARE_BAD_OFFSET', `chunk at offset ${offset}, expected ${st.offset}`, { offset, expected: st.offset });
+      if (offset !== this.staged) {
+        throw new HardwareError('FIRMWARE_BAD_OFFSET', `chunk at offset ${offset}, expected ${this.staged}`, { offset, expected: this.staged });
       }
       if (offset + bytes.length > st.total) {
         throw new HardwareError('FIRMWARE_TOO_LARGE', `chunk runs past the image end (${offset} + ${bytes.length} > ${st.total})`, {
@@ -309,18 +311,18 @@ export class FlashStore {
           total: st.total,
         });
       }
-      if (bytes.length === 0) return st.offset;
-      const fh = await open(this.stagingPath, 'r+');
+      if (bytes.length === 0) return this.staged;
+      const record = encodeLogRecord(unhex(st.imageHash), offset, bytes);
+      const fh = await open(this.stagingPath, 'a', 0o600);
       try {
-        await fh.write(bytes, 0, bytes.length, offset);
-        if (this.durable) await fh.sync();
+        await fh.write(record);
+        if (this.durable) await fh.datasync();
       } finally {
         await fh.close();
       }
       this.options.onStep?.('staging-data-synced');
-      st.offset = offset + bytes.length;
-      await this.persist(s);
-      return st.offset;
+      this.staged = offset + bytes.length;
+      return this.staged;
     });
   }
 
@@ -335,13 +337,14 @@ export class FlashStore {
       const s = structuredClone(this.state);
       const st = s.staging;
       if (!st) throw new HardwareError('FIRMWARE_NO_UPLOAD', 'no upload in progress');
-      if (st.offset < st.total) {
-        throw new HardwareError('FIRMWARE_INCOMPLETE', `upload incomplete: ${st.offset} of ${st.total} bytes`, { offset: st.offset, total: st.total });
+      if (this.staged < st.total) {
+        throw new HardwareError('FIRMWARE_INCOMPLETE', `upload incomplete: ${this.staged} of ${st.total} bytes`, { offset: this.staged, total: st.total });
       }
       const header = unhex(st.header);
       let info: FirmwareHeaderInfo;
+      let body: Uint8Array;
       try {
-        const body = await readFile(this.stagingPath);
+        body = scanLog(new Uint8Array(await readFile(this.stagingPath)), unhex(st.imageHash)).body;
         if (body.length !== st.total || hex(sha512(body)) !== st.imageHash) {
           throw new HardwareError('FIRMWARE_HASH_MISMATCH', 'the uploaded body does not match the SHA-512 in the header');
         }
@@ -353,12 +356,15 @@ export class FlashStore {
         throw e;
       }
       const target = other(s.running);
-      await rename(this.stagingPath, this.slotPath(target));
-      this.options.onStep?.('slot-body-renamed');
+      // A crash after this write leaves the upload complete in the log: finish runs again.
+      await writeFileAtomic(this.slotPath(target), body, { durable: this.durable });
+      this.options.onStep?.('slot-body-written');
       s.slots[target] = slotRecord(header, info, 'pending');
       if (s.bootNext === target) s.bootNext = null;
       s.staging = null;
       await this.persist(s);
+      this.staged = 0;
+      await removeIfExists(this.stagingPath);
       return slotInfo(s.slots[target])!;
     });
   }
@@ -461,7 +467,18 @@ export class FlashStore {
     const s = structuredClone(this.state);
     s.staging = null;
     await this.persist(s);
+    this.staged = 0;
     await removeIfExists(this.stagingPath);
+  }
+
+  /** Create or empty the staging log, durably. */
+  private async emptyLog(): Promise<void> {
+    const fh = await open(this.stagingPath, 'w', 0o600);
+    try {
+      if (this.durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   private async bodyIntact(slot: SlotName, rec: SlotRecord): Promise<boolean> {
@@ -493,27 +510,61 @@ export class FlashStore {
       await removeIfExists(this.stagingPath);
       return;
     }
-    const size = await fileSize(this.stagingPath);
-    if (size === undefined) {
-      // Crash between moving the finished body into the slot and recording it: move it back.
-      const target = this.slotPath(other(this.state.running));
-      const moved = await readFile(target).catch(() => undefined);
-      if (moved && moved.length === st.total && hex(sha512(moved)) === st.imageHash) {
-        await rename(target, this.stagingPath);
-        st.offset = st.total;
-      } else {
-        await writeFileAtomic(this.stagingPath, new Uint8Array(0), { durable: this.durable });
-        st.offset = 0;
-      }
-      await this.persist(this.state);
-    } else if (size > st.offset) {
-      // A chunk written but not recorded: cut it, the host resends it.
-      await truncate(this.stagingPath, st.offset);
-    } else if (size < st.offset) {
-      st.offset = size;
-      await this.persist(this.state);
+    let log: Uint8Array;
+    try {
+      log = new Uint8Array(await readFile(this.stagingPath));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await this.emptyLog();
+      this.staged = 0;
+      return;
     }
+    const { validLength, body } = scanLog(log, unhex(st.imageHash));
+    // A record a crash cut short, or one that fails its CRC: cut it, the host resends it.
+    if (validLength < log.length) await truncate(this.stagingPath, validLength);
+    this.staged = Math.min(body.length, st.total);
   }
+}
+
+/** Longest chunk record the log accepts when reading (bounds the allocation). */
+const MAX_LOG_RECORD = 16 * 1024 * 1024;
+
+/** One staging-log record: u32be length ‖ data ‖ u32be CRC-32C(hash[0..8] ‖ u32be offset ‖ data). */
+function encodeLogRecord(imageHash: Uint8Array, offset: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(data, 4);
+  view.setUint32(4 + data.length, logCrc(imageHash, offset, data));
+  return out;
+}
+
+function logCrc(imageHash: Uint8Array, offset: number, data: Uint8Array): number {
+  const prefix = new Uint8Array(12);
+  prefix.set(imageHash.subarray(0, 8));
+  new DataView(prefix.buffer).setUint32(8, offset);
+  return crc32c(Buffer.concat([prefix, data]));
+}
+
+/**
+ * Reads a staging log: the body made of every record up to the first one that is cut short,
+ * too long or fails its CRC, and the byte length of those valid records.
+ */
+function scanLog(log: Uint8Array, imageHash: Uint8Array): { validLength: number; body: Uint8Array } {
+  const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+  const chunks: Uint8Array[] = [];
+  let pos = 0;
+  let offset = 0;
+  while (pos + 8 <= log.length) {
+    const n = view.getUint32(pos);
+    if (n === 0 || n > MAX_LOG_RECORD || pos + 8 + n > log.length) break;
+    const data = log.subarray(pos + 4, pos + 4 + n);
+    if (view.getUint32(pos + 4 + n) !== logCrc(imageHash, offset, data)) break;
+    chunks.push(data);
+    offset += n;
+    pos += 8 + n;
+  }
+  return { validLength: pos, body: new Uint8Array(Buffer.concat(chunks)) };
 }
 
 function sha512(data: Uint8Array): Uint8Array {
@@ -522,15 +573,6 @@ function sha512(data: Uint8Array): Uint8Array {
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
-}
-
-async function fileSize(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
 
 function slotRecord(header: Uint8Array, info: FirmwareHeaderInfo, state: SlotState): SlotRecord {
@@ -603,9 +645,7 @@ function parseRecord(text: string, path: string): FlashRecord {
       !isHex(st.imageHash) ||
       !isHex(st.header) ||
       !isVersion(st.version) ||
-      !isCount(st.total) ||
-      !isCount(st.offset) ||
-      st.offset > st.total
+      !isCount(st.total)
     ) {
       throw bad('staging');
     }
