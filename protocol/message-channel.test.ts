@@ -51,7 +51,7 @@ function establish(host: MessageChannel, terminal: MessageChannel): void {
 }
 
 function deliver(units: Uint8Array[], to: MessageChannel): ChannelEvent[] {
-  return units.flatMap((u) => to.receive(u));
+  return units.flatMap((u) => [...to.receive(u)]);
 }
 
 describe('MessageChannel', () => {
@@ -80,6 +80,34 @@ describe('MessageChannel', () => {
     expect(ev?.kind === 'message' && ev.message).toEqual({ type: 'Ping', id: 9, data: new Uint8Array([1, 2, 3]) });
     const [back] = deliver(terminal.send({ type: 'PingResult', id: 9, data: new Uint8Array([1, 2, 3]) }), host);
     expect(back?.kind === 'message' && back.message.type).toBe('PingResult');
+  });
+
+  it('opens a sealed packet that follows the HandshakeResult in the same chunk with the new session', () => {
+    const { host, terminal } = pair();
+    const deviceCertificate = issueDeviceCertificate(ed, TEST_SEEDS.vendorRoot, {
+      ...TEST_VALIDITY,
+      subjectPublicKey: ed.publicKeyFromSeed(TEST_SEEDS.device),
+      terminalId: 'SIM0001',
+      vendor: 'SimVendor',
+      model: 'SIM-1',
+    });
+    const hs = new HostHandshake({ ed, randomBytes: rng });
+    const t = new TerminalHandshake({ ed, deviceSeed: TEST_SEEDS.device, deviceCertificate, randomBytes: rng }).respond(hs.hello);
+    const reply = terminal.send(
+      { type: 'HandshakeResult', id: 1, terminalEphemeralKey: t.reply.terminalEphemeral, deviceCertificate, signature: t.reply.signature },
+      { clear: true },
+    );
+    terminal.setSession(t.channel);
+    const event = terminal.send({ type: 'CardRemoved', id: 0, cardId: 'PS-0001' });
+    const kinds: string[] = [];
+    for (const ev of host.receive(new Uint8Array([...reply[0]!, ...event[0]!]))) {
+      kinds.push(ev.kind === 'message' ? ev.message.type : ev.error.code);
+      if (ev.kind === 'message' && ev.message.type === 'HandshakeResult') {
+        const m = ev.message;
+        host.setSession(hs.finish({ terminalEphemeral: m.terminalEphemeralKey, deviceCertificate: m.deviceCertificate, signature: m.signature }).channel);
+      }
+    }
+    expect(kinds).toEqual(['HandshakeResult', 'CardRemoved']);
   });
 
   it('sends in clear on request even with a session (GetInfo, Ping, Handshake)', () => {
@@ -111,7 +139,7 @@ describe('MessageChannel', () => {
     const [res] = terminal.receive(forged);
     expect(res?.kind === 'error' && res.error.code).toBe('SEAL_AUTH_FAILED');
     // The genuine frame still opens afterwards: a failed open changes nothing.
-    expect(terminal.receive(unit!)[0]?.kind).toBe('message');
+    expect([...terminal.receive(unit!)][0]?.kind).toBe('message');
   });
 
   it('reports a sealed packet before any handshake as SESSION_NOT_ESTABLISHED', () => {
@@ -137,7 +165,7 @@ describe('MessageChannel', () => {
     const [good] = host.send({ type: 'GetInfo', id: 5 });
     const corrupt = new Uint8Array(good!);
     corrupt[2]! ^= 0x40;
-    const events = terminal.receive(new Uint8Array([...corrupt, ...good!]));
+    const events = [...terminal.receive(new Uint8Array([...corrupt, ...good!]))];
     expect(events.map((e) => e.kind)).toEqual(['error', 'message']);
   });
 

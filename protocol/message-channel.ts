@@ -105,17 +105,22 @@ export class MessageChannel {
     this.session = session;
   }
 
-  /** Decodes what the link delivered into messages and typed errors. Never throws. */
-  receive(unit: Uint8Array): ChannelEvent[] {
-    const out: ChannelEvent[] = [];
+  /**
+   * Decodes what the link delivered into messages and typed errors. Never throws.
+   *
+   * The packets are unsealed and decoded lazily, one per iteration step, so that a caller who
+   * installs a session on a HandshakeResult (or after answering a Handshake) gets the sealed
+   * packets that followed it in the same chunk opened with that session. Iterate to the end:
+   * packets not iterated over are dropped.
+   */
+  *receive(unit: Uint8Array): Generator<ChannelEvent, void, undefined> {
     for (const ev of this.codec.decode(unit)) {
       if (ev.kind === 'error') {
-        out.push({ kind: 'error', error: ev.error, requestId: 0, sealed: false });
+        yield { kind: 'error', error: ev.error, requestId: 0, sealed: false };
         continue;
       }
-      out.push(this.receivePacket(ev.packet));
+      yield this.receivePacket(ev.packet);
     }
-    return out;
   }
 
   private receivePacket(packet: Packet): ChannelEvent {
