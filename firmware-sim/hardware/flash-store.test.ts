@@ -199,6 +199,12 @@ describe('FlashStore', () => {
     expect(await store.write(0, v11.body.subarray(0, 100))).toBe(100);
     expect(await codeOf(store.write(0, v11.body.subarray(0, 100)))).toBe('FIRMWARE_BAD_OFFSET');
     expect(await codeOf(store.write(100, new Uint8Array(10_000)))).toBe('FIRMWARE_TOO_LARGE');
+    const hugeSize = 17 * 1024 * 1024;
+    const hugeHeader = JSON.stringify({ version: '9.0.0', antiRollback: 9, size: hugeSize, bodyHash: '00'.repeat(64), sig: 'good' });
+    await store.begin(new TextEncoder().encode(hugeHeader), hugeSize);
+    expect(await codeOf(store.write(0, new Uint8Array(hugeSize)))).toBe('FIRMWARE_TOO_LARGE'); // one record at most 16 MiB
+    await store.begin(v11.header, v11.body.length);
+    await store.write(0, v11.body.subarray(0, 100));
     expect(await codeOf(store.finish())).toBe('FIRMWARE_INCOMPLETE');
     expect(await codeOf(store.activate())).toBe('FIRMWARE_NOT_PENDING');
     expect(await codeOf(store.confirm())).toBe('FIRMWARE_NOT_TESTING');

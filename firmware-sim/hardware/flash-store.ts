@@ -311,6 +311,9 @@ export class FlashStore {
           total: st.total,
         });
       }
+      if (bytes.length > MAX_LOG_RECORD) {
+        throw new HardwareError('FIRMWARE_TOO_LARGE', `chunk of ${bytes.length} bytes (at most ${MAX_LOG_RECORD})`, { length: bytes.length });
+      }
       if (bytes.length === 0) return this.staged;
       const record = encodeLogRecord(unhex(st.imageHash), offset, bytes);
       const fh = await open(this.stagingPath, 'a', 0o600);
