@@ -69,19 +69,23 @@ describe('unicard-issuer CLI (real process)', () => {
       outputs.push(r);
       return r;
     };
-    const issuerOut = await ok('init-issuer', '--dir', dir);
+    // Three stages; the commands inside a stage do not depend on each other.
+    const [issuerOut] = await Promise.all([ok('init-issuer', '--dir', dir), ok('init-vendor', '--dir', dir)]);
     expect(issuerOut.stdout).toMatch(/issuer root key id [0-9a-f]{16}/);
-    await ok('init-vendor', '--dir', dir);
-    await ok('make-terminal', '--dir', dir, '--vendor-key', join(dir, 'vendor.key'), '--terminal-id', 'BAKERY-PSD-7', '--vendor', 'SimVendor', '--model', 'SIM-1');
-    await ok(
-      'make-card', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card-id', 'PSD-100001', '--household', 'HH-03-100001',
-      '--governorate', '3', '--member', 'head:حسن علي محمود', '--member', 'spouse', '--member', 'dependant', '--member', 'dependant:سلمى حسن علي',
-      '--valid-from', '2026-01-01', '--valid-until', '2031-01-01',
-    );
-    await ok('make-card', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card-id', 'PSD-100002', '--household', 'HH-03-100002', '--governorate', '3', '--member', 'head');
-    await ok('make-roster', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--state', 'PSD-100002=suspended@2026-11-20', '--sequence', '4');
-    await ok('make-revocation', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card', 'PSD-099999:1:stolen@2026-10-01', '--terminal', 'SIM0666:compromised');
-    await ok('make-firmware', '--dir', dir, '--vendor-key', join(dir, 'vendor.key'), '--vendor', 'SimVendor', '--model', 'SIM-1', '--version', '1.2.3', '--anti-rollback', '3', '--size', '5000');
+    await Promise.all([
+      ok('make-terminal', '--dir', dir, '--vendor-key', join(dir, 'vendor.key'), '--terminal-id', 'BAKERY-PSD-7', '--vendor', 'SimVendor', '--model', 'SIM-1'),
+      ok(
+        'make-card', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card-id', 'PSD-100001', '--household', 'HH-03-100001',
+        '--governorate', '3', '--member', 'head:حسن علي محمود', '--member', 'spouse', '--member', 'dependant', '--member', 'dependant:سلمى حسن علي',
+        '--valid-from', '2026-01-01', '--valid-until', '2031-01-01',
+      ),
+      ok('make-card', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card-id', 'PSD-100002', '--household', 'HH-03-100002', '--governorate', '3', '--member', 'head'),
+      ok('make-firmware', '--dir', dir, '--vendor-key', join(dir, 'vendor.key'), '--vendor', 'SimVendor', '--model', 'SIM-1', '--version', '1.2.3', '--anti-rollback', '3', '--size', '5000'),
+    ]);
+    await Promise.all([
+      ok('make-roster', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--state', 'PSD-100002=suspended@2026-11-20', '--sequence', '4'),
+      ok('make-revocation', '--dir', dir, '--issuer-key', join(dir, 'issuer.key'), '--card', 'PSD-099999:1:stolen@2026-10-01', '--terminal', 'SIM0666:compromised'),
+    ]);
 
     const modes = Object.fromEntries(await Promise.all((await readdir(dir)).map(async (n) => [n, (await stat(join(dir, n))).mode & 0o777] as const)));
     expect(modes).toEqual({
