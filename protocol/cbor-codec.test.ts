@@ -383,3 +383,28 @@ describe('fuzz: decodeCanonical returns a value or throws CodecError, nothing el
     );
   });
 });
+
+describe('PROTOCOL.d/40-cbor.md', () => {
+  it('every example row agrees with the vector files and the decoder', () => {
+    const doc = readFileSync(new URL('../PROTOCOL.d/40-cbor.md', import.meta.url), 'utf8');
+    const rfc = JSON.parse(readFileSync(new URL('../test/vectors/cbor-rfc8949.json', import.meta.url), 'utf8')) as {
+      accepted: { hex: string }[];
+      rejected: { hex: string; error: string }[];
+    };
+    const hostile = JSON.parse(readFileSync(new URL('../test/vectors/hostile-cbor.json', import.meta.url), 'utf8')) as {
+      cbor: { hex: string; error: string }[];
+    };
+    const expected = new Map<string, string>([
+      ...rfc.accepted.map((c) => [c.hex, 'OK'] as const),
+      ...rfc.rejected.map((c) => [c.hex, c.error] as const),
+      ...hostile.cbor.map((c) => [c.hex, c.error] as const),
+    ]);
+    const rows = [...doc.matchAll(/^\| `([0-9a-f ]+)` \| [^|]* \| (OK|CBOR_[A-Z_]+) \|$/gm)];
+    expect(rows.length).toBeGreaterThan(10);
+    for (const [, h = '', result] of rows) {
+      const bytes = h.replace(/ /g, '');
+      expect(expected.get(bytes), h).toBe(result);
+      expect(codeOf(() => decodeCanonical(unhex(bytes))), h).toBe(result);
+    }
+  });
+});
