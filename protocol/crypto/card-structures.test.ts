@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { UnicardError } from '../errors.js';
 import { fuzzRuns } from '../../test/support/fuzz.js';
 import {
+  ANY_MEMBER,
   buildCardAuthBody,
+  HolderResult,
   buildHolderVerifyBody,
   parseCardAuth,
   parseHolderVerify,
@@ -70,19 +72,22 @@ describe('card-auth', () => {
 });
 
 describe('holder-verify', () => {
-  it('sign → verify returns the fields, with and without counter', () => {
+  it('sign → verify returns the fields', () => {
     const s = signHolderVerify(ed, TEST_SEEDS.card, hv);
     expect(verifyHolderVerify(ed, cardPub, s, nonce)).toEqual(hv);
-    const noCounter: HolderVerifyFields = { nonce, cardId: hv.cardId, memberIndex: 0, result: 'no_match', attempts: 3 };
-    const s2 = signHolderVerify(ed, TEST_SEEDS.card, noCounter);
-    expect(verifyHolderVerify(ed, cardPub, s2, nonce)).toEqual(noCounter);
-    expect(parseHolderVerify(s2.body)).toEqual(noCounter);
+    const anyMember: HolderVerifyFields = { nonce, cardId: hv.cardId, memberIndex: ANY_MEMBER, result: 'timeout', attempts: 0 };
+    const s2 = signHolderVerify(ed, TEST_SEEDS.card, anyMember);
+    expect(verifyHolderVerify(ed, cardPub, s2, nonce)).toEqual(anyMember);
+    expect(parseHolderVerify(s2.body)).toEqual(anyMember);
   });
-  it('every result name round-trips; unknown names are refused', () => {
-    for (const result of ['match', 'no_match', 'timeout', 'cancelled', 'locked'] as const) {
+  it('every result name round-trips with the VerifyHolderResult codes; unknown names are refused', () => {
+    expect(HolderResult).toEqual({ match: 0, no_match: 1, timeout: 2, cancelled: 3 });
+    for (const result of ['match', 'no_match', 'timeout', 'cancelled'] as const) {
       expect(parseHolderVerify(buildHolderVerifyBody({ ...hv, result })).result).toBe(result);
     }
     expect(codeOf(() => buildHolderVerifyBody({ ...hv, result: 'retry' as never }))).toBe('STRUCT_MALFORMED');
+    expect(codeOf(() => buildHolderVerifyBody({ ...hv, result: 'locked' as never }))).toBe('STRUCT_MALFORMED');
+    expect(codeOf(() => buildHolderVerifyBody({ ...hv, memberIndex: 256 }))).toBe('STRUCT_MALFORMED');
     expect(codeOf(() => buildHolderVerifyBody({ ...hv, result: 'toString' as never }))).toBe('STRUCT_MALFORMED');
   });
   it('a result other than the signed one fails the signature', () => {

@@ -35,17 +35,22 @@ export interface CardAuthFields {
   readonly quantity: number;
   readonly shopId: string;
   readonly terminalId: string;
-  /** Unix seconds, from the terminal's clock. */
+  /** Unix seconds, as sent in the CardAuthenticate request. */
   readonly time: number;
   /** The card's monotonic transaction counter after this transaction. */
   readonly counter: number;
 }
 
 /** Integer keys of the holder-verify body. */
-export const HolderVerifyKey = { domain: 0, nonce: 1, cardId: 2, memberIndex: 3, result: 4, attempts: 5, counter: 6 } as const;
+export const HolderVerifyKey = { domain: 0, nonce: 1, cardId: 2, memberIndex: 3, result: 4, attempts: 5 } as const;
 
-/** Final results of a holder verification (retry prompts are never signed). */
-export const HolderResult = { match: 0, no_match: 1, timeout: 2, cancelled: 3, locked: 4 } as const;
+/**
+ * Final results of a holder verification, with the codes of VerifyHolderResult (retry prompts
+ * are never signed; running out of attempts ends in no_match).
+ */
+export const HolderResult = { match: 0, no_match: 1, timeout: 2, cancelled: 3 } as const;
+/** Member index signed when any member was asked for and none matched. */
+export const ANY_MEMBER = 255;
 /** Name of a final holder-verification result. */
 export type HolderResultName = keyof typeof HolderResult;
 const HOLDER_RESULT_NAMES = Object.keys(HolderResult) as HolderResultName[];
@@ -55,12 +60,14 @@ export interface HolderVerifyFields {
   /** The same nonce as the card-auth of this transaction. */
   readonly nonce: Uint8Array;
   readonly cardId: string;
+  /**
+   * The member who matched (result match); otherwise the member asked for, or
+   * {@link ANY_MEMBER} (255) when any member of the household was asked for.
+   */
   readonly memberIndex: number;
   readonly result: HolderResultName;
-  /** Attempts used so far in this verification (1 = first try). */
+  /** Finger captures matched in this verification (0 when none was made). */
   readonly attempts: number;
-  /** The card's counter, when the card counts verifications too. */
-  readonly counter?: number;
 }
 
 function cardAuthMap(f: CardAuthFields): Map<number, CborValue> {
@@ -79,15 +86,13 @@ function cardAuthMap(f: CardAuthFields): Map<number, CborValue> {
 function holderVerifyMap(f: HolderVerifyFields): Map<number, CborValue> {
   const code = Object.hasOwn(HolderResult, f.result) ? HolderResult[f.result] : undefined;
   if (code === undefined) throw new CryptoError('STRUCT_MALFORMED', `unknown holder result ${String(f.result)}`);
-  const m = new Map<number, CborValue>([
+  return new Map<number, CborValue>([
     [HolderVerifyKey.nonce, f.nonce],
     [HolderVerifyKey.cardId, f.cardId],
     [HolderVerifyKey.memberIndex, f.memberIndex],
     [HolderVerifyKey.result, code],
     [HolderVerifyKey.attempts, f.attempts],
   ]);
-  if (f.counter !== undefined) m.set(HolderVerifyKey.counter, f.counter);
-  return m;
 }
 
 function readCardAuth(map: Map<number, CborValue>): CardAuthFields {
@@ -113,9 +118,8 @@ function readHolderVerify(map: Map<number, CborValue>): HolderVerifyFields {
   const memberIndex = r.uint(HolderVerifyKey.memberIndex, 255);
   const result = HOLDER_RESULT_NAMES[r.uint(HolderVerifyKey.result, HOLDER_RESULT_NAMES.length - 1)] as HolderResultName;
   const attempts = r.uint(HolderVerifyKey.attempts, 255);
-  const counter = r.has(HolderVerifyKey.counter) ? r.uint(HolderVerifyKey.counter, MAX_CARD_COUNTER) : undefined;
   r.finish();
-  return counter === undefined ? { nonce, cardId, memberIndex, result, attempts } : { nonce, cardId, memberIndex, result, attempts, counter };
+  return { nonce, cardId, memberIndex, result, attempts };
 }
 
 /** Validates by decoding what was encoded: one rule set for signer and verifier. */

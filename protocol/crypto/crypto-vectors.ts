@@ -275,7 +275,7 @@ export function testCardAuthFields(): CardAuthFields {
 
 /** The holder-verify of the signed-structures vector. */
 export function testHolderVerifyFields(): HolderVerifyFields {
-  return { nonce: testBytes('daemon nonce 1'), cardId: 'EG-03-000042', memberIndex: 1, result: 'match', attempts: 2, counter: 17 };
+  return { nonce: testBytes('daemon nonce 1'), cardId: 'EG-03-000042', memberIndex: 1, result: 'match', attempts: 2 };
 }
 
 /** ed25519-signed-structures.json */
