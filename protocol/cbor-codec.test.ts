@@ -15,6 +15,14 @@ import {
 } from './cbor-codec.js';
 import { CodecError } from './errors.js';
 
+/** Decoder fuzz tests run the full `make fuzz` count, so their time limit grows with it. */
+const DECODER_RUNS = fuzzRuns(30_000);
+const decoderTimeout = Math.max(30_000, DECODER_RUNS * 2);
+/** Properties of encoders and round trips are slower per case and not decoder fuzzing: a tenth of the long count. */
+const slowRuns = (defaultRuns: number): number => Math.max(defaultRuns, Math.floor(fuzzRuns(defaultRuns) / 10));
+const slowTimeout = Math.max(30_000, slowRuns(5000) * 3);
+
+
 // ---- helpers ----
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -326,7 +334,7 @@ describe('hostile CBOR vectors', () => {
 });
 
 describe('cross-check with cborg (independent RFC 8949 implementation)', () => {
-  it('property: random values encode to identical bytes; each decodes the other\'s output', () => {
+  it('property: random values encode to identical bytes; each decodes the other\'s output', { timeout: slowTimeout }, () => {
     fc.assert(
       fc.property(valueArb, (v) => {
         const ours = encodeCanonical(v);
@@ -337,7 +345,7 @@ describe('cross-check with cborg (independent RFC 8949 implementation)', () => {
         expect(decodeCanonical(theirs)).toEqual(v);
         scanCanonical(ours); // throws if not canonical
       }),
-      { numRuns: fuzzRuns(3000) },
+      { numRuns: slowRuns(3000) },
     );
   });
 });
@@ -355,13 +363,13 @@ describe('fuzz: decodeCanonical returns a value or throws CodecError, nothing el
     }
     expect(hex(encodeCanonical(v))).toBe(hex(b));
   };
-  it('property: random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 48 }), check), { numRuns: fuzzRuns(30_000) });
+  it('property: random bytes', { timeout: decoderTimeout }, () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 48 }), check), { numRuns: DECODER_RUNS });
   });
-  it('property: mutated valid encodings', () => {
-    fc.assert(fc.property(mutatedArb, check), { numRuns: fuzzRuns(30_000) });
+  it('property: mutated valid encodings', { timeout: decoderTimeout }, () => {
+    fc.assert(fc.property(mutatedArb, check), { numRuns: DECODER_RUNS });
   });
-  it('property: random small limits never let an oversized item through', () => {
+  it('property: random small limits never let an oversized item through', { timeout: slowTimeout }, () => {
     fc.assert(
       fc.property(
         valueArb.map((v) => encodeCanonical(v)),
@@ -379,7 +387,7 @@ describe('fuzz: decodeCanonical returns a value or throws CodecError, nothing el
           expect(info.items).toBeLessThanOrEqual(limits.maxItems);
         },
       ),
-      { numRuns: fuzzRuns(5000) },
+      { numRuns: slowRuns(5000) },
     );
   });
 });

@@ -27,6 +27,14 @@ import {
 } from './messages.js';
 import { renderMessageIndex, renderMessageSections } from './messages/catalog-doc.js';
 
+/** Decoder fuzz tests run the full `make fuzz` count, so their time limit grows with it. */
+const DECODER_RUNS = fuzzRuns(30_000);
+const decoderTimeout = Math.max(30_000, DECODER_RUNS * 2);
+/** Properties of encoders and round trips are slower per case and not decoder fuzzing: a tenth of the long count. */
+const slowRuns = (defaultRuns: number): number => Math.max(defaultRuns, Math.floor(fuzzRuns(defaultRuns) / 10));
+const slowTimeout = Math.max(30_000, slowRuns(5000) * 3);
+
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
@@ -257,14 +265,14 @@ describe('encodeMessage refuses what decodeMessage would refuse', () => {
 });
 
 describe('property: every valid message round-trips', () => {
-  it('decode(encode(m)) equals m, and JSON form round-trips', () => {
+  it('decode(encode(m)) equals m, and JSON form round-trips', { timeout: slowTimeout }, () => {
     fc.assert(
       fc.property(messageArb, (m) => {
         const bytes = encodeMessage(m);
         expect(decodeMessage(bytes)).toEqual(m);
         expect(messageFromJson(JSON.parse(JSON.stringify(messageToJson(m))))).toEqual(m);
       }),
-      { numRuns: fuzzRuns(5000) },
+      { numRuns: slowRuns(5000) },
     );
   });
 });
@@ -283,10 +291,10 @@ describe('fuzz: decodeMessage returns a message or throws CodecError, nothing el
     // Decoding is exact: what was accepted re-encodes to the same bytes.
     expect(hex(encodeMessage(m))).toBe(hex(b));
   };
-  it('property: random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: fuzzRuns(30_000) });
+  it('property: random bytes', { timeout: decoderTimeout }, () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: DECODER_RUNS });
   });
-  it('property: mutated valid messages (byte edits)', () => {
+  it('property: mutated valid messages (byte edits)', { timeout: decoderTimeout }, () => {
     const arb = fc
       .tuple(
         messageArb.map((m) => encodeMessage(m)),
@@ -304,9 +312,9 @@ describe('fuzz: decodeMessage returns a message or throws CodecError, nothing el
         }
         return Uint8Array.from(out);
       });
-    fc.assert(fc.property(arb, check), { numRuns: fuzzRuns(30_000) });
+    fc.assert(fc.property(arb, check), { numRuns: DECODER_RUNS });
   });
-  it('property: mutated valid messages (a field replaced, added or removed, canonical CBOR)', () => {
+  it('property: mutated valid messages (a field replaced, added or removed, canonical CBOR)', { timeout: decoderTimeout }, () => {
     const anyValue = fc.oneof(
       fc.integer({ min: -5, max: 300 }),
       fc.constantFrom(0xffff_ffff, 2 ** 32, Number.MAX_SAFE_INTEGER, 2n ** 60n),
@@ -324,7 +332,7 @@ describe('fuzz: decodeMessage returns a message or throws CodecError, nothing el
         else map.set(key, v as CborValue);
         return encodeCanonical(map);
       });
-    fc.assert(fc.property(arb, check), { numRuns: fuzzRuns(30_000) });
+    fc.assert(fc.property(arb, check), { numRuns: DECODER_RUNS });
   });
 });
 
