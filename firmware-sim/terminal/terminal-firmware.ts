@@ -485,11 +485,13 @@ export class TerminalFirmware {
   private readLog(m: ReadLog): Message {
     const entries = this.log.read(m.sinceSeq, m.max).map((e) => ({ ...e }));
     const limit = maxPayloadSize(this.sendMaxFrameSize) - SEAL_MIN_RECORD_LENGTH;
+    // nextSeq: after the last entry returned; when none is, the sequence number the next entry
+    // will get (so a host asking beyond it, e.g. after the terminal lost its log, catches up).
     const result = (list: typeof entries): ReadLogResult => ({
       type: 'ReadLogResult',
       id: m.id,
       entries: list,
-      nextSeq: list.length > 0 ? (list[list.length - 1]!.seq + 1) >>> 0 : Math.max(m.sinceSeq, 0),
+      nextSeq: list.length > 0 ? (list[list.length - 1]!.seq + 1) >>> 0 : this.log.nextSeq,
     });
     // The longest prefix that fits (binary search: at most 7 encodings for 64 entries).
     const fits = (n: number): boolean => n <= 1 || encodeMessage(result(entries.slice(0, n))).length <= limit;
@@ -501,11 +503,7 @@ export class TerminalFirmware {
       else hi = mid - 1;
     }
     entries.length = lo;
-    let r = result(entries);
-    if (entries.length === 0 && m.sinceSeq < this.log.nextSeq) {
-      // Nothing at or after sinceSeq is kept any more (or nothing yet): point at what comes next.
-      r = { ...r, nextSeq: this.log.nextSeq };
-    }
+    const r = result(entries);
     return r;
   }
 
