@@ -236,6 +236,11 @@ describe('decodeCanonical', () => {
       expect((e as CodecError).detail?.offset).toBe(3);
     }
   });
+  it('turns stack exhaustion under a raised maxDepth into CBOR_TOO_DEEP', () => {
+    const n = 200_000;
+    const deep = unhex('81'.repeat(n) + '00');
+    expect(codeOf(() => decodeCanonical(deep, { maxDepth: n + 1, maxItems: n + 2 }))).toBe('CBOR_TOO_DEEP');
+  });
   it('refuses a non-Uint8Array input with a CodecError', () => {
     expect(codeOf(() => decodeCanonical('00' as unknown as Uint8Array))).toBe('CBOR_MALFORMED');
   });

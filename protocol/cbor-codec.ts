@@ -247,14 +247,15 @@ function isWellFormedUtf16(s: string): boolean {
 export function decodeCanonical(bytes: Uint8Array, limits?: CborLimits): CborValue {
   const view = toPlainView(bytes);
   const info = scanCanonical(view, limits);
-  let value: unknown;
   try {
-    value = decoder.decode(view);
+    const value: unknown = decoder.decode(view);
+    return (info.hasWideInt ? narrowInts(value) : value) as CborValue;
   } catch (e) {
-    // Unreachable for scanned input; kept so that no raw exception can escape.
+    // cbor-x recurses: a caller who raised maxDepth far enough can exhaust the stack.
+    if (e instanceof RangeError) throw new CodecError('CBOR_TOO_DEEP', 'nesting too deep for this runtime');
+    // Otherwise unreachable for scanned input; kept so that no raw exception can escape.
     throw new CodecError('CBOR_MALFORMED', `cbor-x rejected scanned input: ${String(e)}`);
   }
-  return (info.hasWideInt ? narrowInts(value) : value) as CborValue;
 }
 
 /** cbor-x gives Buffer results for Buffer input; a plain Uint8Array view keeps results plain. */
