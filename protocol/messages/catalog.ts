@@ -318,7 +318,11 @@ export const MESSAGE_SCHEMAS = defineCatalog({
     answers: 'VerifyHolder',
     doc: 'final outcome, signed by the card',
     fields: {
-      result: { key: 2, type: VerifyOutcome, doc: 'final outcome' },
+      result: {
+        key: 2,
+        type: VerifyOutcome,
+        doc: 'final outcome; cancelled means stopped at the terminal itself (a host Cancel ends the request with Error CANCELLED instead)',
+      },
       member: { key: 3, type: uint(MAX_MEMBER_INDEX), nullable: true, doc: 'member who matched; null unless result is match' },
       attemptsUsed: { key: 4, type: uint(10), doc: 'captures made' },
       signature: { key: 5, type: SIG, doc: 'Ed25519 signature by the card key (holder-verify structure)' },
