@@ -154,7 +154,7 @@ export const MESSAGE_SCHEMAS = defineCatalog({
       serial: { key: 4, type: ID_TEXT, doc: 'serial number' },
       firmwareVersion: { key: 5, type: VERSION, doc: '[major, minor, patch] of the running firmware' },
       protocolVersion: { key: 6, type: uint(0xffff, 1), doc: 'protocol version spoken (1)' },
-      maxFrameSize: { key: 7, type: uint(0xffff_ffff, 64), doc: 'largest frame payload the terminal accepts, in bytes' },
+      maxFrameSize: { key: 7, type: uint(0xffff, 64), doc: 'largest stream-frame body (header + payload + CRC, before COBS) the terminal accepts, in bytes' },
       capabilities: { key: 8, type: U32, doc: 'bit set of Capability; unknown bits are ignored' },
       terminalId: { key: 9, type: ID_TEXT, doc: 'terminal id, as in its device certificate' },
     },
