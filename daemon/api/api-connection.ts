@@ -10,7 +10,7 @@
  * Nothing a client sends can throw out of this class: every failure becomes an error reply.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
+import type { ApiLogger } from './api-logger.js';
 import type { TerminalSession } from '../session/terminal-session.js';
 import { ApiError, notClaimed, toApiError, unknownTerminal } from './api-errors.js';
 import type { HelloResult, TerminalView } from './api-types.js';
@@ -18,7 +18,7 @@ import { describe, type ClaimRegistry } from './claim-registry.js';
 import { encodeError, encodeNotification, encodeResult, parseRequestLine, type RpcId } from './json-rpc.js';
 import { type LineItem, LineSplitter } from './line-splitter.js';
 import type { ApiTerminalManager, TerminalInfo } from './manager-contract.js';
-import type { MethodClient, MethodContext, MethodRegistry } from './method-registry.js';
+import { roleMayCall, type MethodClient, type MethodContext, type MethodRegistry } from './method-registry.js';
 import { ParamReader } from './params.js';
 
 /** Per-connection bounds. */
@@ -40,7 +40,7 @@ export interface TokenIdentity {
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
-  readonly logger: Logger;
+  readonly logger: ApiLogger;
   readonly methods: MethodRegistry;
   readonly claims: ClaimRegistry;
   readonly manager: ApiTerminalManager;
@@ -127,7 +127,7 @@ export class ApiConnection {
   readonly id: number;
   private readonly socket: Socket;
   private readonly host: ConnectionHost;
-  private readonly log: Logger;
+  private readonly log: ApiLogger;
   private readonly splitter: LineSplitter;
   private readonly queue: Entry[] = [];
   private readonly subs = new Set<string>();
@@ -174,7 +174,7 @@ export class ApiConnection {
     if (host.limits.helloTimeoutMs > 0) {
       this.helloTimer = setTimeout(() => {
         if (this.client !== undefined) return;
-        this.log.info('no hello in time: closing');
+        this.log.info({}, 'no hello in time: closing');
         this.closeAfterFlush();
       }, host.limits.helloTimeoutMs);
       this.helloTimer.unref();
@@ -432,7 +432,7 @@ export class ApiConnection {
       reader.done();
       const identity = this.host.authenticate(token);
       if (identity === undefined) {
-        this.log.warn('hello with an unknown token');
+        this.log.warn({}, 'hello with an unknown token');
         throw new ApiError('BAD_TOKEN');
       }
       if (this.client !== undefined) {
@@ -471,7 +471,7 @@ export class ApiConnection {
           detail: { method },
         });
       }
-      if (definition.roles !== undefined && !definition.roles.includes(client.role)) {
+      if (!roleMayCall(definition, client.role)) {
         throw new ApiError('FORBIDDEN', { detail: { method, role: client.role } });
       }
       const reader = new ParamReader(params);

@@ -8,7 +8,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
+import type { ApiLogger } from './api-logger.js';
 import { ApiError, ApiServerError } from './api-errors.js';
 import { ApiConnection, terminalView, type ConnectionHost, type ConnectionLimits, type TokenIdentity } from './api-connection.js';
 import { API_VERSION, CORE_EVENTS, type HelloResult, type StatusResult } from './api-types.js';
@@ -40,7 +40,7 @@ export interface ApiServerOptions {
   /** Token → identity, from the daemon's config. Tokens are compared in constant time. */
   tokens: ReadonlyMap<string, { name: string; role: string }>;
   manager: ApiTerminalManager;
-  logger: Logger;
+  logger: ApiLogger;
   /** Longest request line (bytes before `\n`); longer lines get LINE_TOO_LONG and are skipped. */
   maxLineBytes?: number;
   /** Requests read but not yet answered, per connection, before reading pauses. */
@@ -76,7 +76,7 @@ export class ApiServer {
   readonly claims: ClaimRegistry;
   private readonly options: ApiServerOptions;
   private readonly limits: ConnectionLimits;
-  private readonly log: Logger;
+  private readonly log: ApiLogger;
   private readonly now: () => number;
   private readonly version: string;
   private readonly tokenHashes: Array<{ hash: Buffer; identity: TokenIdentity }>;
@@ -173,7 +173,7 @@ export class ApiServer {
 
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.accept(socket));
     server.maxConnections = positive(this.options.maxConnections, API_DEFAULTS.maxConnections, 'maxConnections');
-    server.on('drop', () => this.log.warn('connection refused: too many connections'));
+    server.on('drop', () => this.log.warn({}, 'connection refused: too many connections'));
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
         reject(
@@ -247,7 +247,7 @@ export class ApiServer {
       }
     }
     this.server = undefined;
-    this.log.info('API stopped');
+    this.log.info({ path: this.options.socketPath }, 'API stopped');
   }
 
   private accept(socket: net.Socket): void {
@@ -344,9 +344,10 @@ function setUmask(mask: number): number | undefined {
 }
 
 async function prepareSocketPath(path: string): Promise<void> {
-  // sockaddr_un.sun_path holds 108 bytes on Linux (104 on macOS), the terminating NUL included.
-  if (Buffer.byteLength(path) > 103) {
-    throw new ApiServerError('SOCKET_PATH_INVALID', `socket path too long for a Unix socket (max 103 bytes): ${path}`, { path });
+  // sockaddr_un.sun_path holds 108 bytes on Linux (104 on macOS and the BSDs), its NUL included.
+  const max = process.platform === 'linux' ? 107 : 103;
+  if (Buffer.byteLength(path) > max) {
+    throw new ApiServerError('SOCKET_PATH_INVALID', `socket path too long for a Unix socket (max ${max} bytes): ${path}`, { path });
   }
   let isSocket: boolean;
   try {

@@ -58,7 +58,7 @@ export interface MethodDefinition<P = unknown, R = unknown> {
   readonly params: (reader: ParamReader) => P;
   /** Does the work. Throw an ApiError for a specific failure; anything else is INTERNAL_ERROR. */
   readonly handler: (params: P, ctx: MethodContext) => R | Promise<R>;
-  /** Token roles allowed to call it (every role when absent). */
+  /** Token roles allowed to call it (every role when absent; `admin` may call everything). */
   readonly roles?: readonly string[];
   /**
    * Starts as soon as it is read, without waiting for the connection's earlier calls to
@@ -93,8 +93,16 @@ export class MethodRegistry {
   /** Names a role may call, sorted (hello is not in the table: the transport handles it). */
   namesFor(role: string): string[] {
     return [...this.methods.values()]
-      .filter((m) => m.roles === undefined || m.roles.includes(role))
+      .filter((m) => roleMayCall(m, role))
       .map((m) => m.name)
       .sort();
   }
+}
+
+/** The role that may call every method, whatever the method's `roles` say. */
+export const ADMIN_ROLE = 'admin';
+
+/** True when `role` may call `method`. */
+export function roleMayCall(method: { readonly roles?: readonly string[] }, role: string): boolean {
+  return method.roles === undefined || role === ADMIN_ROLE || method.roles.includes(role);
 }
