@@ -54,7 +54,10 @@ export interface SimHandle {
 /** Options of {@link startSim}. */
 export interface StartSimOptions {
   world: TestWorld;
-  link: 'pty' | 'tcp';
+  /** pty: the simulator makes its own; tcp: it listens; serial: it opens `serialPath`. */
+  link: 'pty' | 'tcp' | 'serial';
+  /** The device for `link: 'serial'` (e.g. one end of a pty pair). */
+  serialPath?: string;
   /** Extra arguments (`--card`, `--no-pace`, ...). */
   args?: string[];
   /** A state dir to use (kept by stop); default: one inside the simulator's temp dir. */
@@ -76,7 +79,7 @@ export async function startSim(options: StartSimOptions): Promise<SimHandle> {
     options.stateDir ?? join(dir, 'state'),
     '--control',
     control,
-    ...(ptyPath !== undefined ? ['--pty', ptyPath] : ['--tcp', '0']),
+    ...(options.link === 'pty' ? ['--pty', ptyPath!] : options.link === 'tcp' ? ['--tcp', '0'] : ['--serial', options.serialPath!]),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });

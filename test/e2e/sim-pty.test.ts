@@ -13,6 +13,7 @@ import { verifyCardCertificate } from '../../protocol/crypto/certificates.js';
 import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
 import { Service } from '../../protocol/messages.js';
 import { SerialLink } from '../../link/serial-link.js';
+import { createPtyPair } from '../support/pty-pair.js';
 import { makeTestWorld, type TestWorld } from '../../firmware-sim/terminal/test-world.js';
 import { TestHost } from '../../firmware-sim/terminal/test-host.js';
 import { TerminalSession, type TerminalEvent } from '../../daemon/session/index.js';
@@ -184,6 +185,33 @@ describe('unicard-sim on a pty', () => {
     } finally {
       host.close();
       await link.close();
+    }
+  });
+});
+
+describe('unicard-sim on an existing serial device (--serial)', () => {
+  it('serves a host on the other end of a cable (a socat pty pair), and goes silent on vanish', async () => {
+    const cable = await createPtyPair();
+    const sim = await startSim({ world, link: 'serial', serialPath: cable.a, args: ['--no-pace'] });
+    try {
+      expect(sim.ready.link).toMatchObject({ kind: 'serial', path: cable.a, paced: false });
+      const link = await SerialLink.open(cable.b);
+      const s = await TerminalSession.open(link, { trust: await trustFor(world) });
+      try {
+        expect((await s.ping(new Uint8Array([1, 2, 3]))).data).toEqual(new Uint8Array([1, 2, 3]));
+        // A serial device cannot disappear from the host: vanish makes the terminal silent instead.
+        expect(await sim.control({ cmd: 'vanish' })).toMatchObject({ ok: true });
+        await expect(s.request({ type: 'Status' })).rejects.toMatchObject({ code: 'TERMINAL_UNRESPONSIVE' });
+      } finally {
+        await s.close();
+      }
+      expect(await sim.control({ cmd: 'return' })).toMatchObject({ ok: true });
+      const s2 = await TerminalSession.open(await SerialLink.open(cable.b), { trust: await trustFor(world) });
+      expect((await s2.request({ type: 'Status' })).state).toBe('ready');
+      await s2.close();
+    } finally {
+      expect(await sim.stop()).toBe(0);
+      await cable.close();
     }
   });
 });
