@@ -706,7 +706,7 @@ export class TerminalFirmware {
     return { response: { type: 'FirmwareConfirmResult', id, antiRollbackCounter: counter } };
   }
 
-  /** FirmwareStatusResult from the flash state (see PROTOCOL.d/60-terminal.md for the mapping). */
+  /** FirmwareStatusResult from the flash state (see PROTOCOL.d/58-terminal.md for the mapping). */
   firmwareStatus(id: number): FirmwareStatusResult {
     const st = this.flash.status();
     const otherSlot = st.slots[other(st.running)];
