@@ -72,25 +72,19 @@ const MAX_CLIENT_NAME = 128;
 /** The terminal as a caller sees it, with its claim. */
 export function terminalView(info: TerminalInfo, claims: ClaimRegistry, connectionId: number): TerminalView {
   const owner = claims.holder(info.id);
-  const view: TerminalView = {
-    id: info.id,
-    link: info.link,
-    path: info.path,
-    state: info.state,
-    cardPresent: info.cardPresent,
-    since: info.since,
-    claim: null,
-  };
-  // Copied field by field, so nothing the manager keeps internally leaks onto the wire.
+  // Built field by field, in a fixed order, so nothing the manager keeps internally leaks
+  // onto the wire.
+  const view = { id: info.id, link: info.link, path: info.path, state: info.state } as TerminalView;
   if (info.vendor !== undefined) view.vendor = info.vendor;
   if (info.model !== undefined) view.model = info.model;
   if (info.serial !== undefined) view.serial = info.serial;
   if (info.firmware !== undefined) view.firmware = info.firmware;
   if (info.trust !== undefined) view.trust = info.trust;
   if (info.reason !== undefined) view.reason = { code: info.reason.code, en: info.reason.en, ar: info.reason.ar };
-  if (owner !== undefined) {
-    view.claim = { ...describe(owner), mine: owner.connectionId === connectionId, since: claims.heldSince(info.id) ?? 0 };
-  }
+  view.cardPresent = info.cardPresent;
+  view.since = info.since;
+  view.claim =
+    owner === undefined ? null : { ...describe(owner), mine: owner.connectionId === connectionId, since: claims.heldSince(info.id) ?? 0 };
   return view;
 }
 

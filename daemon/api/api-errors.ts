@@ -179,13 +179,11 @@ export class ApiError extends UnicardError {
     this.ar = options.ar ?? entry.ar;
   }
 
-  /** The JSON-RPC error object. Detail members never overwrite code/en/ar. */
+  /** The JSON-RPC error object: `data` starts with code, en, ar (detail never overwrites them). */
   toJsonRpc(): JsonRpcErrorObject {
-    return {
-      code: this.rpcCode,
-      message: this.en,
-      data: { ...this.detail, code: this.code, en: this.en, ar: this.ar },
-    };
+    const data: ApiErrorData = { code: this.code, en: this.en, ar: this.ar };
+    for (const [k, v] of Object.entries(this.detail ?? {})) if (!(k in data)) data[k] = v;
+    return { code: this.rpcCode, message: this.en, data };
   }
 }
 
@@ -197,6 +195,8 @@ export function isApiError(e: unknown): e is ApiError {
 /** How a wrong parameter is wrong, for {@link invalidParams}. */
 export type ParamProblem =
   | { kind: 'missing' }
+  /** Missing, but a field differing only in letter case was sent (`terminalID`). */
+  | { kind: 'miscased'; found: string }
   | { kind: 'unknown' }
   | { kind: 'type'; en: string; ar: string }
   | { kind: 'not-object' };
@@ -211,6 +211,12 @@ export function invalidParams(field: string, problem: ParamProblem): ApiError {
       return new ApiError('INVALID_PARAMS', {
         en: `Missing parameter "${field}".`,
         ar: `الحقل "${field}" مطلوب.`,
+        detail: { field },
+      });
+    case 'miscased':
+      return new ApiError('INVALID_PARAMS', {
+        en: `Missing parameter "${field}" (there is "${problem.found}": names are case-sensitive).`,
+        ar: `الحقل "${field}" مطلوب (يوجد "${problem.found}"، وحالة الأحرف مهمة).`,
         detail: { field },
       });
     case 'unknown':
@@ -251,7 +257,7 @@ export function terminalBusy(terminalId: string, holder: HolderDescription, wait
   const who = holderLabel(holder);
   return new ApiError('TERMINAL_BUSY', {
     en: `Terminal ${terminalId} is in use by ${who}.`,
-    ar: `القارئ ${terminalId} مشغول ببرنامج آخر (${who}).`,
+    ar: `القارئ ${terminalId} مشغول ببرنامج آخر: ${who}.`,
     detail: { terminalId, holder, ...(waitedMs === undefined ? {} : { waitedMs }) },
   });
 }
@@ -268,7 +274,7 @@ export function notClaimed(terminalId: string, holder?: HolderDescription): ApiE
   const who = holderLabel(holder);
   return new ApiError('NOT_CLAIMED', {
     en: `Terminal ${terminalId} is claimed by ${who}, not by this connection.`,
-    ar: `القارئ ${terminalId} محجوز لبرنامج آخر (${who}) وليس لهذا الاتصال.`,
+    ar: `القارئ ${terminalId} محجوز لبرنامج آخر وليس لهذا الاتصال: ${who}.`,
     detail: { terminalId, holder },
   });
 }

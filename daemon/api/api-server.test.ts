@@ -227,7 +227,7 @@ describe('claim contention', () => {
     expect(r.error?.code).toBe(1002);
     expect(r.error?.data).toMatchObject({ code: 'TERMINAL_BUSY', terminalId: 'T1', holder: { name: 'bakery-pos', client: 'till-1' } });
     expect(r.error?.data.en).toBe('Terminal T1 is in use by bakery-pos (till-1).');
-    expect(r.error?.data.ar).toBe('القارئ T1 مشغول ببرنامج آخر (bakery-pos (till-1)).');
+    expect(r.error?.data.ar).toBe('القارئ T1 مشغول ببرنامج آخر: bakery-pos (till-1).');
   });
 
   it('a waiting claim gets the terminal when the holder releases it; waiters are served first come first served', async () => {

@@ -3,7 +3,7 @@
  * function reads what it needs and calls done(), which refuses any field it did not read
  * (a misspelt `terminalID` is an error, not a silently ignored field).
  */
-import { invalidParams } from './api-errors.js';
+import { type ApiError, invalidParams } from './api-errors.js';
 
 /** Longest string parameter accepted unless a method says otherwise. */
 export const DEFAULT_MAX_STRING = 256;
@@ -26,7 +26,7 @@ export class ParamReader {
   /** A required non-empty string. */
   string(name: string, maxLength = DEFAULT_MAX_STRING): string {
     const v = this.take(name);
-    if (v === undefined) throw invalidParams(name, { kind: 'missing' });
+    if (v === undefined) throw this.missing(name);
     return checkString(name, v, maxLength);
   }
 
@@ -53,7 +53,7 @@ export class ParamReader {
   /** A required integer in [min, max]. */
   int(name: string, min: number, max: number): number {
     const v = this.optionalInt(name, min, max);
-    if (v === undefined) throw invalidParams(name, { kind: 'missing' });
+    if (v === undefined) throw this.missing(name);
     return v;
   }
 
@@ -71,7 +71,7 @@ export class ParamReader {
    */
   stringArray(name: string, options: { allowed?: readonly string[]; maxItems?: number } = {}): string[] {
     const v = this.take(name);
-    if (v === undefined) throw invalidParams(name, { kind: 'missing' });
+    if (v === undefined) throw this.missing(name);
     return checkStringArray(name, v, options);
   }
 
@@ -79,6 +79,12 @@ export class ParamReader {
   optionalStringArray(name: string, options: { allowed?: readonly string[]; maxItems?: number } = {}): string[] | undefined {
     const v = this.take(name);
     return v === undefined ? undefined : checkStringArray(name, v, options);
+  }
+
+  private missing(name: string): ApiError {
+    const lower = name.toLowerCase();
+    const found = Object.keys(this.raw).find((k) => k !== name && k.toLowerCase() === lower);
+    return invalidParams(name, found === undefined ? { kind: 'missing' } : { kind: 'miscased', found });
   }
 
   /** Refuses any field that was not read. */
