@@ -184,7 +184,8 @@ export class ApiServer {
       };
       server.once('error', onError);
       // The socket is created by listen(): with this umask it is never, even for a moment,
-      // wider than 0660. (umask is per process; listen() binds synchronously.)
+      // wider than 0660. umask is per process, so it is held only across listen(), which
+      // binds synchronously (unicardd starts the API before anything else creates files).
       const oldMask = pipe ? undefined : setUmask(0o117);
       try {
         server.listen(path, () => {

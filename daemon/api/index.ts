@@ -20,7 +20,8 @@ export {
   type JsonRpcErrorObject,
   type ParamProblem,
 } from './api-errors.js';
-export { MethodRegistry, type MethodClient, type MethodContext, type MethodDefinition } from './method-registry.js';
+export { MethodRegistry, ADMIN_ROLE, roleMayCall, type MethodClient, type MethodContext, type MethodDefinition } from './method-registry.js';
+export type { ApiLogger } from './api-logger.js';
 export { ParamReader } from './params.js';
 export { ClaimRegistry, type ClaimOwner, type ClaimGrant, type ClaimChange, type ReleaseOutcome } from './claim-registry.js';
 export { MAX_CLAIM_WAIT_MS } from './core-methods.js';
