@@ -31,8 +31,8 @@ export interface DaemonLogger {
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
   level: LogLevel;
-  /** A file descriptor (default 2, stderr) or a stream. */
-  destination?: number | NodeJS.WritableStream;
+  /** A file descriptor (default 2, stderr), or anything with write(line) (tests collect records). */
+  destination?: number | { write(chunk: string): unknown };
   /** Fields on every record (default `{ name: "unicardd", pid }`). */
   base?: Record<string, unknown>;
 }

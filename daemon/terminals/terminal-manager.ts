@@ -431,7 +431,9 @@ export class DiscoveringTerminalManager implements TerminalManager {
     const id = device.terminalId;
     const c = slot.candidate;
     const existing = this.entries.get(id);
-    if (existing !== undefined && existing.slotKey !== slot.key && existing.info.state === 'ready') {
+    // Another port holds a session with this id (ready, or admitted a moment ago).
+    const holder = existing === undefined || existing.slotKey === slot.key ? undefined : this.slots.get(existing.slotKey);
+    if (existing !== undefined && holder?.session !== undefined && !holder.session.isClosed) {
       await session.close();
       this.failed(slot, new DuplicateTerminal(id, existing.info.path), true);
       return;
