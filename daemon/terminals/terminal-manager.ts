@@ -390,13 +390,13 @@ export class DiscoveringTerminalManager implements TerminalManager {
   private probing(slot: Slot): void {
     const c = slot.candidate;
     let entry = slot.entryId === undefined ? undefined : this.entries.get(slot.entryId);
-    // A known terminal that is ready on another port keeps its entry; this port gets its own.
-    if (entry !== undefined && entry.slotKey !== slot.key && entry.info.state === 'ready') entry = undefined;
+    // The terminal moved to another port since: this port gets an entry of its own.
+    if (entry !== undefined && entry.slotKey !== slot.key) entry = undefined;
+    // A port seen for the first time is listed as probing; a retry keeps the state and reason
+    // it has (gone since..., error: ...) until the attempt has an outcome, so `since` stays true.
     if (entry === undefined) entry = this.provisionalEntry(slot);
-    entry.slotKey = slot.key;
     entry.info.path = c.path;
     entry.info.link = c.kind;
-    this.setState(entry, 'probing', undefined);
   }
 
   private provisionalEntry(slot: Slot): Entry {
@@ -557,10 +557,11 @@ export class DiscoveringTerminalManager implements TerminalManager {
     } else {
       let entry = slot.entryId === undefined ? undefined : this.entries.get(slot.entryId);
       if (entry === undefined || entry.slotKey !== slot.key) entry = this.provisionalEntry(slot);
-      // A known terminal whose port does not open yet is still just gone.
-      const stillGone = error instanceof UnicardError && error.code.startsWith('LINK_') && entry.info.id !== provisionalId(slot) && entry.info.state !== 'ready';
-      if (stillGone) this.setState(entry, 'gone', entry.info.reason ?? reason);
-      else this.setState(entry, 'error', reason);
+      // A known terminal that is gone stays gone (with the reason it went) while its port does
+      // not open or nothing answers there; a port that answers wrongly is in error.
+      const linkFailure = error instanceof UnicardError && error.code.startsWith('LINK_');
+      const stillGone = entry.info.id !== provisionalId(slot) && entry.info.state === 'gone' && (linkFailure || !answered);
+      if (!stillGone) this.setState(entry, 'error', reason);
       const msg = `no usable terminal on ${c.path}: ${reason.code}`;
       if (repeated) this.logger.debug(fields, msg);
       else this.logger.warn({ ...fields, terminal: entry.info.id, state: entry.info.state }, msg);

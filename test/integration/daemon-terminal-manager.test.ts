@@ -86,7 +86,7 @@ interface Harness {
 }
 
 let managerCount = 0;
-async function startManager(sources: (logger: DaemonLogger) => DiscoverySource[], options: { pingIntervalMs?: number } = {}): Promise<Harness> {
+async function startManager(sources: (logger: DaemonLogger) => DiscoverySource[], options: { pingIntervalMs?: number; traceTraffic?: boolean } = {}): Promise<Harness> {
   const { logger, records } = captureLogger();
   const pinsFile = join(dir, `pins-${++managerCount}.json`);
   const trust = await TrustStore.open({
@@ -104,6 +104,7 @@ async function startManager(sources: (logger: DaemonLogger) => DiscoverySource[]
     reconnectMaxMs: 300,
     pingIntervalMs: options.pingIntervalMs ?? 0,
     probeBannerMs: 100,
+    traceTraffic: options.traceTraffic ?? false,
   });
   const events: TerminalEvent[] = [];
   manager.on((e) => events.push(e));
@@ -218,6 +219,20 @@ describe('TerminalManager with simulated terminals', () => {
     const after = await h.waitState(ROGUE_TERMINAL, 'untrusted');
     expect(h.manager.session(ROGUE_TERMINAL)).toBeUndefined();
     expect(['PIN_REMOVED', 'TERMINAL_UNTRUSTED']).toContain(after.reason?.code);
+  });
+});
+
+describe('--verbose traffic log', () => {
+  it('logs every decoded message at debug level, clear and sealed', async () => {
+    const sim = await tcpSim(TRUSTED_TERMINAL);
+    const h = await startManager(tcpSources([sim.address]), { traceTraffic: true });
+    await h.waitState(TRUSTED_TERMINAL, 'ready');
+    const info = h.records.find((r) => r.msg === 'rx GetInfoResult');
+    expect(info).toMatchObject({ level: 20, dir: 'rx', type: 'GetInfoResult', sealed: false, path: sim.address, message: { terminalId: TRUSTED_TERMINAL, model: 'SIM-1' } });
+    expect(h.records.find((r) => r.msg === 'tx Handshake')).toMatchObject({ dir: 'tx', sealed: false });
+    // Byte strings are hex in the log.
+    expect((h.records.find((r) => r.msg === 'rx HandshakeResult')?.message as { deviceCertificate?: unknown })?.deviceCertificate).toMatch(/^[0-9a-f]+$/);
+    expect(h.records.find((r) => r.msg === 'rx StatusResult')).toMatchObject({ sealed: true, message: { state: 'ready' } });
   });
 });
 
