@@ -29,7 +29,7 @@ export {
   type TcpDiscoveryOptions,
 } from './discovery.js';
 export { HidDiscovery, loadNodeHid, hidLoadFailure, type HidDeviceInfo, type HidModule, type HidLoader, type HidDiscoveryOptions } from './hid-discovery.js';
-export { Reasons, reasonForError, type TerminalReason, type TerminalReasonCode, type ReasonContext } from './terminal-reasons.js';
+export { Reasons, reasonForError, TERMINAL_REASON_CODES, type TerminalReason, type TerminalReasonCode, type ReasonContext } from './terminal-reasons.js';
 
 /** Options of {@link createTerminalManager}. */
 export interface CreateTerminalManagerOptions {

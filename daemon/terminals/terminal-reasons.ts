@@ -12,24 +12,25 @@ export interface TerminalReason {
   readonly ar: string;
 }
 
-/** Stable reason codes. */
-export type TerminalReasonCode =
-  | 'TERMINAL_UNTRUSTED'
-  | 'TERMINAL_GONE'
-  | 'TERMINAL_UNRESPONSIVE'
-  | 'TERMINAL_REBOOTED'
-  | 'NOT_A_TERMINAL'
-  | 'PROTOCOL_MISMATCH'
-  | 'HANDSHAKE_FAILED'
-  | 'PORT_NOT_FOUND'
-  | 'PORT_PERMISSION_DENIED'
-  | 'PORT_BUSY'
-  | 'PORT_ERROR'
-  | 'DUPLICATE_TERMINAL'
-  | 'PIN_REMOVED'
-  | 'HID_UNAVAILABLE'
-  | 'DAEMON_STOPPING'
-  | 'PROBE_FAILED';
+/** Stable reason codes (DAEMON.md has a table of them). */
+export const TERMINAL_REASON_CODES = [
+  'TERMINAL_UNTRUSTED',
+  'TERMINAL_GONE',
+  'TERMINAL_UNRESPONSIVE',
+  'TERMINAL_REBOOTED',
+  'NOT_A_TERMINAL',
+  'PROTOCOL_MISMATCH',
+  'HANDSHAKE_FAILED',
+  'PORT_NOT_FOUND',
+  'PORT_PERMISSION_DENIED',
+  'PORT_BUSY',
+  'PORT_ERROR',
+  'DUPLICATE_TERMINAL',
+  'PIN_REMOVED',
+  'DAEMON_STOPPING',
+  'PROBE_FAILED',
+] as const;
+export type TerminalReasonCode = (typeof TERMINAL_REASON_CODES)[number];
 
 /** Where the reason happened. */
 export interface ReasonContext {
