@@ -17,8 +17,8 @@ export type Month = string;
 /** The time zone of every day and month in the policy. */
 export const EGYPT_TIME_ZONE = 'Africa/Cairo';
 
-/** Latest Unix time accepted (9999-12-31T23:59:59Z): days keep four-digit years. */
-export const MAX_UNIX_SECONDS = 253_402_300_799;
+/** Latest Unix time accepted (9999-12-31T20:59:59Z, still 9999 in Cairo): days keep four-digit years. */
+export const MAX_UNIX_SECONDS = 253_402_289_999;
 
 // Immutable after construction: a cache, not state.
 const DAY_FORMAT = new Intl.DateTimeFormat('en-US', {
