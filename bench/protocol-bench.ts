@@ -12,7 +12,7 @@ import type { BenchRow } from './bench-table.js';
 function opsPerSecond(fn: () => void, ms: number): number {
   let n = 0;
   const start = process.hrtime.bigint();
-  const limit = BigInt(ms) * 1_000_000n;
+  const limit = BigInt(Math.round(ms * 1_000_000));
   let elapsed = 0n;
   while (elapsed < limit) {
     for (let i = 0; i < 16; i++) fn();
@@ -109,22 +109,38 @@ export function ed25519Rows(ms: number): BenchRow[] {
     const msg = randomBytes(120);
     return { pub: nodeEd.publicKeyFromSeed(seed), msg, sig: nodeEd.sign(seed, msg) };
   });
-  const run = (ed: Ed25519, duration: number) => {
+  const verifyFor = (ed: Ed25519, duration: number): { ops: number; seconds: number } => {
     let i = 0;
     let bad = 0;
+    const start = process.hrtime.bigint();
     const rate = opsPerSecond(() => {
       const c = cases[i++ & 15]!;
       if (!ed.verify(c.pub, c.msg, c.sig)) bad++;
     }, duration);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (bad > 0) throw new Error(`${ed.name} rejected ${bad} valid signatures`);
-    return rate;
+    return { ops: rate * seconds, seconds };
   };
-  const fast = run(nodeEd, ms);
-  const slow = run(naclEd, Math.max(ms, 1500));
+  // Warm both up (JIT), then alternate short slices so that both see the same load on a
+  // shared machine: the ratio is what matters, and it is measured under equal conditions.
+  verifyFor(nodeEd, 100);
+  verifyFor(naclEd, 300);
+  const total = { fast: { ops: 0, seconds: 0 }, slow: { ops: 0, seconds: 0 } };
+  const rounds = 6;
+  for (let r = 0; r < rounds; r++) {
+    const f = verifyFor(nodeEd, ms / rounds);
+    const s = verifyFor(naclEd, Math.max(ms, 1500) / rounds);
+    total.fast.ops += f.ops;
+    total.fast.seconds += f.seconds;
+    total.slow.ops += s.ops;
+    total.slow.seconds += s.seconds;
+  }
+  const fast = total.fast.ops / total.fast.seconds;
+  const slow = total.slow.ops / total.slow.seconds;
   const ratio = fast / slow;
   return [
     { group: 'ed25519', name: 'verify, node:crypto (daemon)', value: fast, unit: 'sig/s' },
     { group: 'ed25519', name: 'verify, tweetnacl (firmware reference)', value: slow, unit: 'sig/s' },
-    { group: 'ed25519', name: 'verify speed-up node:crypto / tweetnacl', value: ratio, unit: '×', target: '≥ 100 ×', pass: ratio >= 100, note: 'same keys and messages, same run' },
+    { group: 'ed25519', name: 'verify speed-up node:crypto / tweetnacl', value: ratio, unit: '×', target: '≥ 100 ×', pass: ratio >= 100, note: 'same keys and messages, alternating slices of one run' },
   ];
 }

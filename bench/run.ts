@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { renderTable, type BenchRow } from './bench-table.js';
 import { codecRows, ed25519Rows, framingRows } from './protocol-bench.js';
+import { firmwareRows } from './firmware-bench.js';
 
 const quick = process.argv.includes('--quick');
 const ms = quick ? 200 : 1500;
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   rows.push(...framingRows());
   rows.push(...codecRows(ms));
   rows.push(...ed25519Rows(ms));
+  rows.push(...(await firmwareRows({ imageBytes: quick ? 32 * 1024 : 128 * 1024, chunkBytes: 4096 })));
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   console.log(`unicard benchmarks — ${new Date().toISOString()} — ${machine}\n`);
