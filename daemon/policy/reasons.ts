@@ -202,7 +202,7 @@ export const Reasons = {
   exclusive(it: RationItem, other: RationItem): Reason {
     return reason(
       'RATION_EXCLUSIVE',
-      `${it.nameEn} and ${other.nameEn} cannot both be taken in the same month (one or the other); ${other.nameEn} was chosen this month.`,
+      `${it.nameEn} and ${other.nameEn.toLowerCase()} cannot both be taken in the same month (one or the other); ${other.nameEn.toLowerCase()} was chosen this month.`,
       `لا يمكن صرف ${it.nameAr} و${other.nameAr} معًا في نفس الشهر (أحدهما فقط)، وتم اختيار ${other.nameAr} هذا الشهر.`,
       { other: other.id },
       it.id,
