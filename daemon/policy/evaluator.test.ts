@@ -17,6 +17,7 @@ import {
   type HouseholdUsage,
   type PolicyRequest,
 } from './evaluator.js';
+import type { RosterEntry } from '../../firmware-sim/issuer/signed-lists.js';
 import { PolicyError } from './policy-error.js';
 import type { Policy } from './policy-types.js';
 import { daysAr, moneyAr, moneyEn, quantityAr, quantityEn, Reasons, REASON_CODES } from './reasons.js';
@@ -293,6 +294,13 @@ describe('partial commit helpers', () => {
 });
 
 describe('ledger interface', () => {
+  it('takes the card roster entry as it is', () => {
+    const entry: RosterEntry = { cardId: 'EG-03-000042', cardSerial: 1, householdId: 'HH-03-0042', householdSize: 5, governorate: 3, state: 'active', since: 1_735_682_400 };
+    const d = evaluate(DEFAULT_POLICY, bread(25), entry, NO_USAGE, MON_10, 3);
+    expect(d.householdId).toBe('HH-03-0042');
+    expect(d.approvedQuantity).toBe(25);
+  });
+
   it('usageQuery names the day ranges and the month to read', () => {
     expect(usageQuery(DEFAULT_POLICY, MON_10)).toEqual({
       today: '2025-03-10',
