@@ -34,7 +34,7 @@ import type { TrustCallback } from '../session/trust-policy.js';
 import type { DeviceCertificate } from '../../protocol/crypto/certificates.js';
 import { errorFields, traceToLog, type DaemonLogger } from '../logging.js';
 import type { DiscoverySource, TerminalCandidate, TerminalLinkKind } from './discovery.js';
-import { Reasons, reasonForError, type TerminalReason } from './terminal-reasons.js';
+import { Reasons, reasonForError } from './terminal-reasons.js';
 
 export type { TerminalLinkKind } from './discovery.js';
 
