@@ -17,13 +17,28 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
   touch "$stamp"
 fi
 
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo -n"
+
+# apt_install PKG: install a Debian package, refreshing the package lists once if needed.
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  $sudo_cmd apt-get install -y "$1" >/dev/null 2>&1 && return 0
+  $sudo_cmd apt-get update >/dev/null 2>&1 && $sudo_cmd apt-get install -y "$1" >/dev/null 2>&1
+}
+
 if ! command -v socat >/dev/null 2>&1; then
   echo "setup: socat is missing; installing it with apt-get (it makes the virtual serial ports) ..."
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo -n"
-  if ! { $sudo_cmd apt-get install -y socat >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null 2>&1 && $sudo_cmd apt-get install -y socat >/dev/null 2>&1; }; }; then
+  if ! apt_install socat; then
     echo "setup: could not install socat. Install it yourself: sudo apt-get install socat" >&2
     echo "       (the pty tests and the demo need it; everything else still works)" >&2
     exit 1
   fi
+fi
+
+# node-hid's Linux build loads libusb-1.0 at run time. HID readers are optional: without it
+# the daemon says so once and carries on, so a failure here is a warning, not an error.
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  echo "setup: installing libusb-1.0-0 (for USB HID readers) ..."
+  apt_install libusb-1.0-0 || echo "setup: warning: could not install libusb-1.0-0; HID readers stay disabled (sudo apt-get install libusb-1.0-0)" >&2
 fi
