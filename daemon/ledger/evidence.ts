@@ -24,6 +24,19 @@ export function cardAuthHash(cardAuth: SignedStructure): Uint8Array {
   return sha512(signedBytes(Domain.cardAuth, cardAuth.body)).subarray(0, CARD_AUTH_HASH_LENGTH);
 }
 
+/** Certificate parsers (the ledger passes caching ones: the same cards and terminals recur). */
+export interface EvidenceParsers {
+  card(bytes: Uint8Array): CardCertificate;
+  /** The device certificate's terminal id and the SHA-512 of its bytes. */
+  device(bytes: Uint8Array): { terminalId: string; hash: Uint8Array };
+}
+
+/** Parsers without caches. */
+export const DIRECT_PARSERS: EvidenceParsers = {
+  card: parseCardCertificate,
+  device: (bytes) => ({ terminalId: parseDeviceCertificate(bytes).terminalId, hash: sha512(bytes) }),
+};
+
 /** What the ledger learns from the evidence. */
 export interface ParsedEvidence {
   readonly card: CardCertificate;
@@ -60,14 +73,18 @@ function checkText(what: string, v: unknown, max: number): void {
  * carries the same nonce and card, and a match unless a supervisor exception is given; a
  * supervisor card signed the same nonce; the device certificate names the terminal.
  */
-export function checkEvidence(e: AuthorizationEvidence, t: { service: ServiceName; shopId: string; terminalId: string }): ParsedEvidence {
+export function checkEvidence(
+  e: AuthorizationEvidence,
+  t: { service: ServiceName; shopId: string; terminalId: string },
+  parsers: EvidenceParsers = DIRECT_PARSERS,
+): ParsedEvidence {
   if (!isBytes(e.cardCertificate) || !isBytes(e.terminalCertificate)) {
     throw new LedgerError('LEDGER_INVALID_INPUT', 'card and terminal certificates are byte strings');
   }
   checkSigned('card-auth', e.cardAuth);
-  const card = parseOrFail('card certificate', () => parseCardCertificate(e.cardCertificate));
+  const card = parseOrFail('card certificate', () => parsers.card(e.cardCertificate));
   const cardAuth = parseOrFail('card-auth', () => parseCardAuth(e.cardAuth.body));
-  const device = parseOrFail('terminal certificate', () => parseDeviceCertificate(e.terminalCertificate));
+  const device = parseOrFail('terminal certificate', () => parsers.device(e.terminalCertificate));
   if (cardAuth.cardId !== card.cardId) mismatch('card-auth names another card than the certificate', { cardId: card.cardId });
   if (cardAuth.service !== serviceCode(t.service)) mismatch(`card-auth is for another service than ${t.service}`);
   if (cardAuth.shopId !== t.shopId) mismatch('card-auth names another shop', { shopId: t.shopId });
@@ -86,7 +103,7 @@ export function checkEvidence(e: AuthorizationEvidence, t: { service: ServiceNam
   } else {
     checkSupervisor(e.supervisor, cardAuth);
   }
-  return { card, cardAuth, holder, terminalCertificateHash: sha512(e.terminalCertificate) };
+  return { card, cardAuth, holder, terminalCertificateHash: device.hash };
 }
 
 function checkSupervisor(s: SupervisorEvidence, cardAuth: CardAuthFields): void {
@@ -101,65 +118,31 @@ function checkSupervisor(s: SupervisorEvidence, cardAuth: CardAuthFields): void 
   if (!constantTimeEqual(auth.nonce, cardAuth.nonce)) mismatch("supervisor card-auth carries another nonce than the holder's card-auth");
 }
 
-// Stored evidence blob: canonical CBOR map. Keys: 1 card certificate, 2 [card-auth body, sig],
-// 3 [holder-verify body, sig], 4 supervisor map (as in receipts), 5 SHA-512 of the device certificate.
-const EvidenceKey = { cardCertificate: 1, cardAuth: 2, holderVerify: 3, supervisor: 4, terminalCertificateHash: 5 } as const;
-
-/** The evidence a pending authorization keeps for its receipt. */
-export interface StoredEvidence {
-  readonly cardCertificate: Uint8Array;
-  readonly cardAuth: SignedStructure;
-  readonly holderVerify: SignedStructure | undefined;
-  readonly supervisor: SupervisorEvidence | undefined;
-  readonly terminalCertificateHash: Uint8Array;
+/**
+ * The supervisor exception as stored with a pending authorization: canonical CBOR
+ * [supervisorId, reason] or [supervisorId, reason, certificate, card-auth body, signature].
+ */
+export function encodeSupervisor(s: SupervisorEvidence): Uint8Array {
+  const v: CborValue[] = [s.supervisorId, s.reason];
+  if (s.card !== undefined) v.push(s.card.certificate, s.card.cardAuth.body, s.card.cardAuth.signature);
+  return encodeCanonical(v);
 }
 
-/** Encodes the evidence blob of a pending authorization. */
-export function encodeEvidence(e: AuthorizationEvidence, terminalCertificateHash: Uint8Array): Uint8Array {
-  const m = new Map<number, CborValue>([
-    [EvidenceKey.cardCertificate, e.cardCertificate],
-    [EvidenceKey.cardAuth, [e.cardAuth.body, e.cardAuth.signature]],
-    [EvidenceKey.terminalCertificateHash, terminalCertificateHash],
-  ]);
-  if (e.holderVerify !== undefined) m.set(EvidenceKey.holderVerify, [e.holderVerify.body, e.holderVerify.signature]);
-  if (e.supervisor !== undefined) {
-    const s: CborValue[] = [e.supervisor.supervisorId, e.supervisor.reason];
-    if (e.supervisor.card !== undefined) s.push(e.supervisor.card.certificate, e.supervisor.card.cardAuth.body, e.supervisor.card.cardAuth.signature);
-    m.set(EvidenceKey.supervisor, s);
-  }
-  return encodeCanonical(m);
-}
-
-/** Decodes an evidence blob written by {@link encodeEvidence}; LEDGER_CORRUPT when it is not one. */
-export function decodeEvidence(blob: Uint8Array): StoredEvidence {
+/** Decodes {@link encodeSupervisor}'s bytes; LEDGER_CORRUPT when damaged. */
+export function decodeSupervisor(blob: Uint8Array): SupervisorEvidence {
   const bad = (): never => {
-    throw new LedgerError('LEDGER_CORRUPT', 'stored authorization evidence is damaged');
+    throw new LedgerError('LEDGER_CORRUPT', 'stored supervisor exception is damaged');
   };
-  let v: CborValue;
+  let sv: CborValue;
   try {
-    v = decodeCanonical(blob);
+    sv = decodeCanonical(blob);
   } catch {
     return bad();
   }
-  if (!(v instanceof Map)) return bad();
+  if (!Array.isArray(sv) || (sv.length !== 2 && sv.length !== 5)) return bad();
   const bytes = (x: CborValue | undefined): Uint8Array => (isBytes(x) ? x : bad());
-  const pair = (x: CborValue | undefined): SignedStructure => (Array.isArray(x) && x.length === 2 ? { body: bytes(x[0]), signature: bytes(x[1]) } : bad());
   const text = (x: CborValue | undefined): string => (typeof x === 'string' ? x : bad());
-  const hv = v.get(EvidenceKey.holderVerify);
-  const sv = v.get(EvidenceKey.supervisor);
-  let supervisor: SupervisorEvidence | undefined;
-  if (sv !== undefined) {
-    if (!Array.isArray(sv) || (sv.length !== 2 && sv.length !== 5)) return bad();
-    supervisor =
-      sv.length === 5
-        ? { supervisorId: text(sv[0]), reason: text(sv[1]), card: { certificate: bytes(sv[2]), cardAuth: { body: bytes(sv[3]), signature: bytes(sv[4]) } } }
-        : { supervisorId: text(sv[0]), reason: text(sv[1]) };
-  }
-  return {
-    cardCertificate: bytes(v.get(EvidenceKey.cardCertificate)),
-    cardAuth: pair(v.get(EvidenceKey.cardAuth)),
-    holderVerify: hv === undefined ? undefined : pair(hv),
-    supervisor,
-    terminalCertificateHash: bytes(v.get(EvidenceKey.terminalCertificateHash)),
-  };
+  return sv.length === 5
+    ? { supervisorId: text(sv[0]), reason: text(sv[1]), card: { certificate: bytes(sv[2]), cardAuth: { body: bytes(sv[3]), signature: bytes(sv[4]) } } }
+    : { supervisorId: text(sv[0]), reason: text(sv[1]) };
 }

@@ -7,7 +7,7 @@
  * a household's usage rows, never the receipts. Every multi-row change (a receipt, its chain
  * link, its usage rows, its authorization's state) happens in one transaction.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,7 +16,7 @@ import { constantTimeEqual, isBytes } from '../../protocol/crypto/bytes.js';
 import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import { keyIdOf, type SignedStructure } from '../../protocol/crypto/signed-structure.js';
 import { MAX_CARD_COUNTER } from '../../protocol/crypto/card-structures.js';
-import { cardAuthHash, checkEvidence, decodeEvidence, encodeEvidence } from './evidence.js';
+import { cardAuthHash, checkEvidence, decodeSupervisor, DIRECT_PARSERS, encodeSupervisor, type EvidenceParsers } from './evidence.js';
 import { GroupCommitQueue, KeptRefusal } from './group-commit.js';
 import { LedgerError, toLedgerError } from './ledger-error.js';
 import {
@@ -116,7 +116,16 @@ interface AuthRow {
   ended: number | null;
   receipt_seq: number | null;
   supervisor: number;
-  evidence: Uint8Array | null;
+}
+
+interface EvidenceRow {
+  card_cert: Uint8Array;
+  card_auth: Uint8Array;
+  card_sig: Uint8Array;
+  holder: Uint8Array | null;
+  holder_sig: Uint8Array | null;
+  exception: Uint8Array | null;
+  terminal_cert_hash: Uint8Array;
 }
 
 interface ReceiptRow {
@@ -313,6 +322,52 @@ function sameDispensed(receipt: Receipt, perItem: Map<string, number>): boolean 
   return receipt.lines.every((l) => perItem.get(l.item) === l.quantity);
 }
 
+/**
+ * A new authorization id: 12 hex digits of the unix ms time, then 20 random hex digits
+ * (UUIDv7-like). Ids sort by creation time, so the primary key grows at its right edge
+ * instead of landing on a random page of the B-tree on every insert.
+ */
+export function authorizationIdAt(unixMs: number): string {
+  const random = randomUUID().replaceAll('-', '');
+  return Math.max(0, Math.floor(unixMs)).toString(16).padStart(12, '0').slice(-12) + random.slice(0, 20);
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/**
+ * Certificate parsers with small caches keyed by the certificate bytes: a shop sees the same
+ * terminals all day and the same households every few days; parsing is pure, so a cached
+ * result is the same result.
+ */
+function cachingParsers(): EvidenceParsers {
+  const cards = new Map<string, ReturnType<EvidenceParsers['card']>>();
+  const devices = new Map<string, ReturnType<EvidenceParsers['device']>>();
+  return {
+    card(bytes) {
+      const k = latin1(bytes);
+      let c = cards.get(k);
+      if (c === undefined) {
+        c = DIRECT_PARSERS.card(bytes);
+        if (cards.size >= 4096) cards.clear();
+        cards.set(k, c);
+      }
+      return c;
+    },
+    device(bytes) {
+      const k = latin1(bytes);
+      let d = devices.get(k);
+      if (d === undefined) {
+        d = DIRECT_PARSERS.device(bytes);
+        if (devices.size >= 256) devices.clear();
+        devices.set(k, d);
+      }
+      return d;
+    },
+  };
+}
+
 /** Prepared statements, built once per connection. */
 function statements(db: Database.Database) {
   return {
@@ -321,11 +376,17 @@ function statements(db: Database.Database) {
     authById: db.prepare<[string], AuthRow>('SELECT * FROM authorizations WHERE id = ?'),
     authByKey: db.prepare<[string, string], AuthRow>('SELECT * FROM authorizations WHERE client_id = ? AND idem_key = ?'),
     insertAuth: db.prepare(
-      `INSERT INTO authorizations (id, client_id, idem_key, shop_id, terminal_id, card_id, household_id, service, requested, approved, state, created, expires, supervisor, evidence)
-       VALUES (@id, @client_id, @idem_key, @shop_id, @terminal_id, @card_id, @household_id, @service, @requested, @approved, 'pending', @created, @expires, @supervisor, @evidence)`,
+      `INSERT INTO authorizations (id, client_id, idem_key, shop_id, terminal_id, card_id, household_id, service, requested, approved, state, created, expires, supervisor)
+       VALUES (@id, @client_id, @idem_key, @shop_id, @terminal_id, @card_id, @household_id, @service, @requested, @approved, 'pending', @created, @expires, @supervisor)`,
     ),
+    insertEvidence: db.prepare(
+      `INSERT INTO pending_evidence (auth_id, card_cert, card_auth, card_sig, holder, holder_sig, exception, terminal_cert_hash)
+       VALUES (@auth_id, @card_cert, @card_auth, @card_sig, @holder, @holder_sig, @exception, @terminal_cert_hash)`,
+    ),
+    evidence: db.prepare<[string], EvidenceRow>('SELECT card_cert, card_auth, card_sig, holder, holder_sig, exception, terminal_cert_hash FROM pending_evidence WHERE auth_id = ?'),
+    deleteEvidence: db.prepare<[string]>('DELETE FROM pending_evidence WHERE auth_id = ?'),
     setState: db.prepare<[AuthorizationState, number, string]>("UPDATE authorizations SET state = ?, ended = ? WHERE id = ? AND state = 'pending'"),
-    setCommitted: db.prepare<[number, number, string]>("UPDATE authorizations SET state = 'committed', ended = ?, receipt_seq = ?, evidence = NULL WHERE id = ? AND state = 'pending'"),
+    setCommitted: db.prepare<[number, number, string]>("UPDATE authorizations SET state = 'committed', ended = ?, receipt_seq = ? WHERE id = ? AND state = 'pending'"),
     expiredIds: db.prepare<[number], { id: string }>("SELECT id FROM authorizations WHERE state = 'pending' AND expires <= ? ORDER BY expires"),
     insertReceipt: db.prepare(
       `INSERT INTO receipts (seq, id, prev, body, signature, created, household_id, service, quantity, auth_id)
@@ -381,6 +442,7 @@ export class Ledger {
   private headSeq = 0;
   private headId: Uint8Array = GENESIS_PREV;
   private closed = false;
+  private readonly parsers: EvidenceParsers;
 
   private constructor(
     /** The SQLite connection (for verifyLedger and exportReceipts; do not write through it). */
@@ -394,6 +456,7 @@ export class Ledger {
     this.daemonPublicKey = this.ed.publicKeyFromSeed(daemonSeed);
     this.daemonKeyId = keyIdOf(this.daemonPublicKey);
     this.st = statements(db);
+    this.parsers = cachingParsers();
     this.loadHead();
     this.queue = new GroupCommitQueue<ChainHead>(
       db,
@@ -501,8 +564,8 @@ export class Ledger {
     return this.write(() => this.createAuthorizationNow(req));
   }
 
-  /** {@link createAuthorization} inside {@link bulk}. */
-  createAuthorizationNow(req: NewAuthorization): CreateAuthorizationResult {
+  /** {@link createAuthorization} inside {@link bulk}; `now` (unix ms) defaults to the clock. */
+  createAuthorizationNow(req: NewAuthorization, now: number = this.clock()): CreateAuthorizationResult {
     this.requireTransaction();
     const clientId = checkId('clientId', req.clientId);
     const key = checkId('idempotencyKey', req.idempotencyKey, 128);
@@ -511,7 +574,6 @@ export class Ledger {
     if (!SERVICE_NAMES.includes(req.service)) invalid(`unknown service ${String(req.service)}`);
     const requested = checkRequested(req.requested);
     const approved = checkApproved(req.approved);
-    const now = this.clock();
     if (!Number.isSafeInteger(req.expiresAt) || req.expiresAt <= now) invalid('expiresAt is a unix ms time in the future');
     if (req.supervisorDailyCap !== undefined) checkAmount('supervisorDailyCap', req.supervisorDailyCap, 0);
 
@@ -524,8 +586,8 @@ export class Ledger {
       return { authorization: a, created: false };
     }
 
-    const ev = checkEvidence(req.evidence, { service: req.service, shopId, terminalId });
-    const id = randomBytes(16).toString('hex');
+    const ev = checkEvidence(req.evidence, { service: req.service, shopId, terminalId }, this.parsers);
+    const id = authorizationIdAt(now);
     this.bindCardAuth(ev.card.cardId, ev.cardAuth.counter, cardAuthHash(req.evidence.cardAuth), id, now);
     if (req.evidence.supervisor !== undefined) {
       const day = dayKey(now);
@@ -536,6 +598,8 @@ export class Ledger {
       this.st.insertException.run(id, day, req.evidence.supervisor.supervisorId, now);
     }
     this.st.insertDevice.run(ev.terminalCertificateHash, terminalId, req.evidence.terminalCertificate, now);
+    const service = serviceCode(req.service);
+    const supervisor = req.evidence.supervisor === undefined ? 0 : 1;
     this.st.insertAuth.run({
       id,
       client_id: clientId,
@@ -544,16 +608,42 @@ export class Ledger {
       terminal_id: terminalId,
       card_id: ev.card.cardId,
       household_id: ev.card.householdId,
-      service: serviceCode(req.service),
+      service,
       requested: encodeRequested(requested),
       approved: encodeApproved(approved),
       created: now,
       expires: req.expiresAt,
-      supervisor: req.evidence.supervisor === undefined ? 0 : 1,
-      evidence: encodeEvidence(req.evidence, ev.terminalCertificateHash),
+      supervisor,
     });
-    const row = this.st.authById.get(id) ?? corrupt('an authorization vanished after insert');
-    return { authorization: authorizationOf(row), created: true };
+    this.st.insertEvidence.run({
+      auth_id: id,
+      card_cert: req.evidence.cardCertificate,
+      card_auth: req.evidence.cardAuth.body,
+      card_sig: req.evidence.cardAuth.signature,
+      holder: req.evidence.holderVerify?.body ?? null,
+      holder_sig: req.evidence.holderVerify?.signature ?? null,
+      exception: req.evidence.supervisor === undefined ? null : encodeSupervisor(req.evidence.supervisor),
+      terminal_cert_hash: ev.terminalCertificateHash,
+    });
+    const authorization: Authorization = {
+      id,
+      clientId,
+      idempotencyKey: key,
+      shopId,
+      terminalId,
+      cardId: ev.card.cardId,
+      householdId: ev.card.householdId,
+      service: req.service,
+      requested,
+      approved,
+      state: 'pending',
+      createdAt: now,
+      expiresAt: req.expiresAt,
+      endedAt: undefined,
+      receiptSeq: undefined,
+      supervisorException: supervisor === 1,
+    };
+    return { authorization, created: true };
   }
 
   /** Binds a card-auth to an authorization, checking replay and the counter. */
@@ -644,8 +734,8 @@ export class Ledger {
     return this.write(() => this.commitNow(authorizationId, dispensed));
   }
 
-  /** {@link commit} inside {@link bulk}. */
-  commitNow(authorizationId: string, dispensed: Dispensed): CommitResult | KeptRefusal {
+  /** {@link commit} inside {@link bulk}; `now` (unix ms) defaults to the clock. */
+  commitNow(authorizationId: string, dispensed: Dispensed, now: number = this.clock()): CommitResult | KeptRefusal {
     this.requireTransaction();
     const row = this.st.authById.get(authorizationId);
     if (row === undefined) throw new LedgerError('AUTHORIZATION_NOT_FOUND', 'no such authorization', { authorizationId });
@@ -660,14 +750,14 @@ export class Ledger {
       }
       return { receipt, replayed: true };
     }
-    const now = this.clock();
     if (now >= row.expires) {
       this.st.setState.run('expired', now, row.id);
       return new KeptRefusal(new LedgerError('AUTHORIZATION_EXPIRED', 'the authorization expired before the commit', { authorizationId }));
     }
     if (perItem.size === 0) invalid('nothing was dispensed: void the authorization instead');
     const { lines, usage } = allocate(approved, perItem);
-    const ev = decodeEvidence(row.evidence ?? corrupt(`pending authorization ${row.id} lost its evidence`));
+    const ev = this.st.evidence.get(row.id) ?? corrupt(`pending authorization ${row.id} lost its evidence`);
+    const holderVerify = ev.holder === null ? undefined : { body: ev.holder, signature: ev.holder_sig ?? corrupt(`authorization ${row.id}: holder-verify without signature`) };
     const service = serviceName(row.service) ?? corrupt(`authorization ${row.id} has an unknown service`);
     const seq = this.headSeq + 1;
     const fields = {
@@ -677,18 +767,18 @@ export class Ledger {
       time: now,
       shopId: row.shop_id,
       terminalId: row.terminal_id,
-      terminalCertificateHash: ev.terminalCertificateHash,
+      terminalCertificateHash: ev.terminal_cert_hash,
       householdId: row.household_id,
-      cardCertificate: ev.cardCertificate,
-      cardAuth: ev.cardAuth,
-      holderVerify: ev.holderVerify,
-      supervisor: ev.supervisor,
+      cardCertificate: ev.card_cert,
+      cardAuth: { body: ev.card_auth, signature: ev.card_sig },
+      holderVerify,
+      supervisor: ev.exception === null ? undefined : decodeSupervisor(ev.exception),
       service,
       lines,
       usage,
       daemonKeyId: this.daemonKeyId,
     };
-    const body = encodeReceiptBody(fields);
+    const body = encodeReceiptBody(fields, { validate: false });
     const { signature, id } = signReceiptBody(this.ed, this.daemonSeed, body);
     const quantity = totalQuantity(lines);
     this.st.insertReceipt.run({
@@ -705,6 +795,7 @@ export class Ledger {
     });
     for (const u of usage) this.st.addUsage.run(row.household_id, u.period, row.service, u.item, u.quantity, u.piastres);
     this.st.setCommitted.run(now, seq, row.id);
+    this.st.deleteEvidence.run(row.id);
     this.headSeq = seq;
     this.headId = id;
     return { receipt: receiptFrom(body, signature, fields, id), replayed: false };

@@ -12,11 +12,15 @@ const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MONTH_RE = /^(\d{4})-(\d{2})$/;
 
 // One formatter for the process: building an Intl.DateTimeFormat costs far more than using it.
-const cairoFormat = new Intl.DateTimeFormat('en-CA', {
+const cairoClock = new Intl.DateTimeFormat('en-US', {
   timeZone: EGYPT_TIME_ZONE,
+  hourCycle: 'h23',
   year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
+  month: 'numeric',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: 'numeric',
+  second: 'numeric',
 });
 
 /** A calendar date. */
@@ -28,17 +32,31 @@ export interface CalendarDate {
   readonly day: number;
 }
 
+const HOUR_MS = 3_600_000;
+// Egypt's UTC offset per UTC hour (offsets change only on the hour): Intl is slow, and
+// quota checks ask for the date on every call. Bounded, per process, pure in effect.
+const offsetByHour = new Map<number, number>();
+
+function cairoOffsetMs(unixMs: number): number {
+  const hour = Math.floor(unixMs / HOUR_MS);
+  let off = offsetByHour.get(hour);
+  if (off === undefined) {
+    const at = hour * HOUR_MS;
+    const parts: Record<string, number> = {};
+    for (const p of cairoClock.formatToParts(at)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    const local = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, (parts.hour ?? 0) % 24, parts.minute ?? 0, parts.second ?? 0);
+    off = local - at;
+    if (offsetByHour.size >= 4096) offsetByHour.clear();
+    offsetByHour.set(hour, off);
+  }
+  return off;
+}
+
 /** The calendar date in Egypt at `unixMs`. */
 export function cairoDate(unixMs: number): CalendarDate {
-  let year = 0;
-  let month = 0;
-  let day = 0;
-  for (const p of cairoFormat.formatToParts(unixMs)) {
-    if (p.type === 'year') year = Number(p.value);
-    else if (p.type === 'month') month = Number(p.value);
-    else if (p.type === 'day') day = Number(p.value);
-  }
-  return { year, month, day };
+  if (!Number.isFinite(unixMs)) throw new RangeError('not a time');
+  const d = new Date(unixMs + cairoOffsetMs(unixMs));
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
 
 function pad(n: number, width: number): string {

@@ -11,6 +11,7 @@ import { Domain } from '../../protocol/crypto/domains.js';
 import { ED25519_SIGNATURE_LENGTH, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import { KEY_ID_LENGTH, signedBytes, type SignedStructure } from '../../protocol/crypto/signed-structure.js';
 import { UnicardError } from '../../protocol/errors.js';
+import { CborWriter } from './cbor-writer.js';
 import { LedgerError } from './ledger-error.js';
 import { isPeriodKey } from './periods.js';
 import {
@@ -78,8 +79,71 @@ function signedPair(s: SignedStructure): CborValue[] {
 /**
  * Canonical CBOR body of a receipt. Throws LedgerError RECEIPT_MALFORMED when a field is out
  * of range (the same checks {@link parseReceiptBody} applies: one rule set for both ends).
+ * `validate: false` skips that re-parse for callers whose fields are valid by construction
+ * (the ledger's commit, whose inputs were checked and whose lines come from its own allocation;
+ * tests assert that every receipt it writes parses).
  */
-export function encodeReceiptBody(f: ReceiptFields): Uint8Array {
+export function encodeReceiptBody(f: ReceiptFields, options: { validate?: boolean } = {}): Uint8Array {
+  let body: Uint8Array;
+  try {
+    body = writeReceiptBody(f);
+  } catch (e) {
+    throw new LedgerError('RECEIPT_MALFORMED', 'receipt fields cannot be encoded', { cause: e instanceof Error ? e.message : 'unknown' });
+  }
+  if (options.validate !== false) parseReceiptBody(body);
+  return body;
+}
+
+function writeSigned(w: CborWriter, s: SignedStructure): void {
+  w.array(2).bytes(s.body).bytes(s.signature);
+}
+
+/** The body, keys in ascending order (canonical for small unsigned keys). */
+function writeReceiptBody(f: ReceiptFields): Uint8Array {
+  const K = ReceiptKey;
+  const w = new CborWriter(2048);
+  w.map(15 + (f.holderVerify !== undefined ? 1 : 0) + (f.supervisor !== undefined ? 1 : 0));
+  w.uint(K.domain).text(Domain.receipt);
+  w.uint(K.authorizationId).text(f.authorizationId);
+  w.uint(K.seq).uint(f.seq);
+  w.uint(K.prev).bytes(f.prev);
+  w.uint(K.time).uint(f.time);
+  w.uint(K.shopId).text(f.shopId);
+  w.uint(K.terminalId).text(f.terminalId);
+  w.uint(K.terminalCertificateHash).bytes(f.terminalCertificateHash);
+  w.uint(K.householdId).text(f.householdId);
+  w.uint(K.cardCertificate).bytes(f.cardCertificate);
+  w.uint(K.cardAuth);
+  writeSigned(w, f.cardAuth);
+  if (f.holderVerify !== undefined) {
+    w.uint(K.holderVerify);
+    writeSigned(w, f.holderVerify);
+  }
+  if (f.supervisor !== undefined) {
+    const card = f.supervisor.card;
+    w.uint(K.supervisor).map(card === undefined ? 2 : 4);
+    w.uint(SupervisorKey.supervisorId).text(f.supervisor.supervisorId);
+    w.uint(SupervisorKey.reason).text(f.supervisor.reason);
+    if (card !== undefined) {
+      w.uint(SupervisorKey.certificate).bytes(card.certificate);
+      w.uint(SupervisorKey.cardAuth);
+      writeSigned(w, card.cardAuth);
+    }
+  }
+  w.uint(K.service).uint(serviceCode(f.service));
+  w.uint(K.lines).array(f.lines.length);
+  for (const l of f.lines) w.array(3).text(l.item).uint(l.quantity).uint(l.piastres);
+  w.uint(K.usage).array(f.usage.length);
+  for (const u of f.usage) w.array(4).text(u.period).text(u.item).uint(u.quantity).uint(u.piastres);
+  w.uint(K.daemonKeyId).bytes(f.daemonKeyId);
+  return w.finish();
+}
+
+/**
+ * The same body through the generic canonical encoder (protocol/cbor-codec): the reference
+ * the fast writer is tested against.
+ */
+export function encodeReceiptBodyReference(f: ReceiptFields): Uint8Array {
   const map = new Map<number, CborValue>([
     [ReceiptKey.domain, Domain.receipt],
     [ReceiptKey.authorizationId, f.authorizationId],
@@ -109,14 +173,7 @@ export function encodeReceiptBody(f: ReceiptFields): Uint8Array {
     }
     map.set(ReceiptKey.supervisor, s);
   }
-  let body: Uint8Array;
-  try {
-    body = encodeCanonical(map);
-  } catch (e) {
-    throw new LedgerError('RECEIPT_MALFORMED', 'receipt fields cannot be encoded', { cause: e instanceof UnicardError ? e.code : 'unknown' });
-  }
-  parseReceiptBody(body);
-  return body;
+  return encodeCanonical(map);
 }
 
 /** Strict reader over a decoded map: every failure is RECEIPT_MALFORMED naming the key. */

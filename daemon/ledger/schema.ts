@@ -20,7 +20,7 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
 
-  -- One row per authorize; evidence is dropped (set NULL) once the receipt holds it.
+  -- One row per authorize (small: the evidence waits in pending_evidence).
   CREATE TABLE authorizations (
     id           TEXT PRIMARY KEY,
     client_id    TEXT NOT NULL,
@@ -38,10 +38,22 @@ const MIGRATIONS: readonly string[] = [
     ended        INTEGER,
     receipt_seq  INTEGER,
     supervisor   INTEGER NOT NULL DEFAULT 0,
-    evidence     BLOB,
     UNIQUE (client_id, idem_key)
   );
   CREATE INDEX authorizations_pending ON authorizations (expires) WHERE state = 'pending';
+
+  -- Evidence of an authorization until its commit moves it into the receipt (then the row is
+  -- deleted, so this table stays small and hot); kept for voided and expired ones.
+  CREATE TABLE pending_evidence (
+    auth_id            TEXT PRIMARY KEY,
+    card_cert          BLOB NOT NULL,
+    card_auth          BLOB NOT NULL,
+    card_sig           BLOB NOT NULL,
+    holder             BLOB,
+    holder_sig         BLOB,
+    exception          BLOB,
+    terminal_cert_hash BLOB NOT NULL
+  );
 
   -- The chain. id = SHA-512('unicard/v1/receipt' || 0x00 || body); body holds prev.
   CREATE TABLE receipts (
@@ -105,7 +117,7 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** Tables a version-1 ledger has (checked on open). */
-export const LEDGER_TABLES = ['meta', 'authorizations', 'receipts', 'usage', 'card_counters', 'card_auths', 'supervisor_exceptions', 'device_certificates'] as const;
+export const LEDGER_TABLES = ['meta', 'authorizations', 'pending_evidence', 'receipts', 'usage', 'card_counters', 'card_auths', 'supervisor_exceptions', 'device_certificates'] as const;
 
 /**
  * Brings the file to {@link SCHEMA_VERSION}. A fresh (empty) file gets the whole schema;
