@@ -187,13 +187,16 @@ export class ReceiptChainVerifier {
     }
     const signed = receiptSignedBytes(r.body);
     const id = sha512(signed);
+    let linkId = id;
     if (r.id !== undefined && !constantTimeEqual(id, r.id)) {
       this.problem(seq, 'RECEIPT_ID_MISMATCH', `receipt ${seq}: its body does not hash to its stored id (altered body or id)`);
+      // Reported here; link the next receipt to the stored id so one alteration is one finding.
+      linkId = r.id;
     }
     const prevExpected = this.lastId ?? GENESIS_PREV;
     const link = () => {
       this.lastSeq = seq;
-      this.lastId = id;
+      this.lastId = linkId;
     };
     let f: ReceiptFields;
     try {
