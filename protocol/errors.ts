@@ -36,7 +36,8 @@ export type FramingErrorCode =
   | 'HID_TIMEOUT'
   | 'HID_BAD_NONCE'
   | 'HID_NO_CHANNELS'
-  | 'HID_BAD_LENGTH';
+  | 'HID_BAD_LENGTH'
+  | 'HID_DEVICE_ERROR';
 
 export class FramingError extends UnicardError {
   declare readonly code: FramingErrorCode;
