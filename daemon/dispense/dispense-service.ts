@@ -31,7 +31,8 @@ import type { RevocationList, Roster, RosterEntry } from '../../firmware-sim/iss
 import type { TerminalSession } from '../session/terminal-session.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { LedgerError } from '../ledger/ledger-error.js';
-import type { Allocation, Authorization, LedgerUsage, Receipt, RequestedLine } from '../ledger/ledger-types.js';
+import { allocationsOf, BREAD_ITEM, householdUsage } from '../ledger/policy-usage.js';
+import type { Allocation, Authorization, Receipt, RequestedLine } from '../ledger/ledger-types.js';
 import {
   balance as policyBalance,
   selectPolicy,
@@ -48,8 +49,7 @@ import {
 } from '../policy/index.js';
 import { DispenseError, isDispenseErrorCode, type DispenseErrorCode } from './dispense-errors.js';
 
-/** The bread item name in the ledger. */
-export const BREAD_ITEM = 'loaf';
+export { BREAD_ITEM };
 
 /** Settings of one shop's dispensing. */
 export interface DispenseSettings {
@@ -221,25 +221,6 @@ function isCode(e: unknown, ...codes: string[]): boolean {
   return e instanceof UnicardError && codes.includes(e.code);
 }
 
-/** The evaluator's usage from the ledger's rows. */
-export function householdUsageOf(u: LedgerUsage, policy: Policy, nowSeconds: number): HouseholdUsage {
-  const q = usageQuery(policy, nowSeconds);
-  const breadByDay: Record<string, number> = {};
-  let breadPreviousMonth = 0;
-  let rationSpent = 0;
-  const rationItems: Record<string, number> = {};
-  for (const r of u.rows) {
-    if (r.service === 'bread') {
-      if (r.period >= q.breadFrom && r.period <= q.breadTo) breadByDay[r.period] = (breadByDay[r.period] ?? 0) + r.quantity;
-      if (r.period >= q.previousMonthFrom && r.period <= q.previousMonthTo) breadPreviousMonth += r.quantity;
-    } else if (r.service === 'ration' && r.period === q.month) {
-      rationSpent += r.piastres;
-      rationItems[r.item] = (rationItems[r.item] ?? 0) + r.quantity;
-    }
-  }
-  return { breadByDay, breadPreviousMonth, rationSpent, rationItems };
-}
-
 function breadRemaining(r: BreadBalance): RemainingView {
   return {
       today: r.today,
@@ -279,7 +260,7 @@ export class DispenseService {
   private readonly clock: () => number;
   private readonly nonce: () => Uint8Array;
   private readonly rosterByCard = new Map<string, RosterEntry>();
-  private readonly revoked = new Set<string>();
+  private readonly revoked = new Map<string, string>();
   /** Authorizations answered since start (views with reasons and remaining). */
   private readonly views = new Map<string, Remembered>();
   /** authorize calls in flight, by client + key. */
@@ -295,7 +276,7 @@ export class DispenseService {
       const prev = this.rosterByCard.get(e.cardId);
       if (prev === undefined || e.cardSerial > prev.cardSerial) this.rosterByCard.set(e.cardId, e);
     }
-    for (const c of deps.revocation?.cards ?? []) this.revoked.add(`${c.cardId}\u0000${c.cardSerial}`);
+    for (const c of deps.revocation?.cards ?? []) this.revoked.set(`${c.cardId}\u0000${c.cardSerial}`, c.reason);
   }
 
   /** The settings in force. */
@@ -356,16 +337,15 @@ export class DispenseService {
       if (isCode(e, 'CERT_EXPIRED', 'CERT_NOT_YET_VALID')) refuse('CARD_EXPIRED', { cause: (e as UnicardError).code });
       refuse('CARD_CERT_INVALID', { cause: e instanceof UnicardError ? e.code : 'unknown' });
     }
-    const household = this.householdOf(cert);
-    if (this.revoked.has(`${cert.cardId}\u0000${cert.cardSerial}`)) {
-      if (household.state === 'replaced') refuse('CARD_REPLACED', { cardId: cert.cardId });
-      refuse('CARD_REVOKED', { cardId: cert.cardId });
-    }
-    return { cert, household };
+    // The issuer's explicit withdrawal first: it stands whatever the roster says.
+    const revoked = this.revoked.get(`${cert.cardId}\u0000${cert.cardSerial}`);
+    if (revoked !== undefined) refuse(revoked === 'replaced' ? 'CARD_REPLACED' : 'CARD_REVOKED', { cardId: cert.cardId, reason: revoked });
+    return { cert, household: this.householdOf(cert) };
   }
 
   private usage(household: HouseholdInput, policy: Policy, nowMs: number): HouseholdUsage {
-    return householdUsageOf(this.deps.ledger.usageFor(household.householdId, nowMs), policy, Math.floor(nowMs / 1000));
+    // One indexed range read of the usage index (the ledger's adapter), never a receipt scan.
+    return householdUsage(this.deps.ledger, household.householdId, usageQuery(policy, Math.floor(nowMs / 1000)));
   }
 
   /** Refuses a card whose state or governorate stops it (before the citizen gives a finger). */
@@ -510,8 +490,11 @@ export class DispenseService {
       } catch {
         refuse('CARD_SIGNATURE_INVALID', { cardId: cert.cardId });
       }
+      // A counter below the highest seen is a clone: refused before the citizen gives a
+      // finger. An equal one is left to the ledger, which tells a replayed signature (the
+      // same card-auth bytes) from a clone (other bytes) when it records the authorization.
       const highest = this.deps.ledger.cardCounter(cert.cardId);
-      if (highest !== undefined && auth.counter <= highest) refuse('CARD_CLONED', { cardId: cert.cardId, counter: auth.counter, highest });
+      if (highest !== undefined && auth.counter < highest) refuse('CARD_CLONED', { cardId: cert.cardId, counter: auth.counter, highest });
       this.checkStanding(household, req.service, policy, now);
 
       // 5. The holder, or the supervisor exception.
@@ -569,10 +552,7 @@ export class DispenseService {
         if (first === undefined) refuse('NOTHING_APPROVED', detail);
         this.refuseFor(first, detail);
       }
-      const approved: Allocation[] =
-        decision.service === 'bread'
-          ? decision.bookings.map((b) => ({ period: b.day, item: BREAD_ITEM, quantity: b.loaves, unitPiastres: s.breadPricePiastres }))
-          : decision.items.filter((l) => l.approved > 0).map((l) => ({ period: decision.month, item: l.item, quantity: l.approved, unitPiastres: l.unitPrice }));
+      const approved: Allocation[] = allocationsOf(decision, { loafPiastres: s.breadPricePiastres });
 
       // 7. Record it (nothing before this point). A caller gone by now gets nothing recorded.
       aborted();
