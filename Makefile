@@ -27,7 +27,7 @@ bench: setup
 	node --import tsx bench/run.ts
 
 demo: setup
-	@echo "demo: not yet — the daemon does not exist yet (issues 4 and 5)"
+	@node --import tsx scripts/demo.ts
 
 # PROTOCOL.md is assembled from PROTOCOL.d/ (the sections next to their vector checks).
 docs: setup
