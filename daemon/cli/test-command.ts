@@ -1,0 +1,4 @@
+import type { CliIo } from './cli-common.js';
+export async function testCommand(_argv: readonly string[], _io: CliIo): Promise<number> {
+  return 5;
+}
