@@ -318,6 +318,15 @@ export class SimulatedTerminal {
     return result;
   }
 
+  /**
+   * A further connection of the current boot, for a port with several hosts at once (USB HID:
+   * one per channel). The caller attaches and closes it; a reboot replaces `connection`, which
+   * is how the caller knows its extra connections belong to the previous boot.
+   */
+  extraConnection(): TerminalConnection {
+    return this.newConnection();
+  }
+
   private newConnection(): TerminalConnection {
     return new TerminalConnection({
       firmware: this.firmware,
