@@ -30,6 +30,7 @@ import {
   type LedgerUsage,
   type NewAuthorization,
   type Receipt,
+  type ReceiptFields,
   type RequestedLine,
   type ServiceName,
   type UsageEntry,
@@ -185,6 +186,31 @@ function checkApproved(allocs: readonly Allocation[]): Allocation[] {
   if (items.size > MAX_LINES) invalid(`at most ${MAX_LINES} different items`);
   for (const a of out) if (a.quantity * a.unitPiastres > MAX_AMOUNT) invalid('an allocation is worth too much');
   return out;
+}
+
+/** A request's fields after validation. */
+interface CheckedRequest {
+  readonly clientId: string;
+  readonly key: string;
+  readonly shopId: string;
+  readonly terminalId: string;
+  readonly requested: RequestedLine[];
+  readonly approved: Allocation[];
+}
+
+function checkRequest(req: NewAuthorization, now: number): CheckedRequest {
+  if (req === null || typeof req !== 'object') invalid('an authorization request is an object');
+  const clientId = checkId('clientId', req.clientId);
+  const key = checkId('idempotencyKey', req.idempotencyKey, 128);
+  const shopId = checkId('shopId', req.shopId);
+  const terminalId = checkId('terminalId', req.terminalId);
+  if (!SERVICE_NAMES.includes(req.service)) invalid(`unknown service ${String(req.service)}`);
+  const requested = checkRequested(req.requested);
+  const approved = checkApproved(req.approved);
+  if (!Number.isSafeInteger(req.expiresAt) || req.expiresAt <= now) invalid('expiresAt is a unix ms time in the future');
+  if (req.supervisorDailyCap !== undefined) checkAmount('supervisorDailyCap', req.supervisorDailyCap, 0);
+  if (req.evidence === null || typeof req.evidence !== 'object') invalid('evidence is required');
+  return { clientId, key, shopId, terminalId, requested, approved };
 }
 
 function encodeRequested(lines: readonly RequestedLine[]): Uint8Array {
@@ -376,8 +402,8 @@ function statements(db: Database.Database) {
     authById: db.prepare<[string], AuthRow>('SELECT * FROM authorizations WHERE id = ?'),
     authByKey: db.prepare<[string, string], AuthRow>('SELECT * FROM authorizations WHERE client_id = ? AND idem_key = ?'),
     insertAuth: db.prepare(
-      `INSERT INTO authorizations (id, client_id, idem_key, shop_id, terminal_id, card_id, household_id, service, requested, approved, state, created, expires, supervisor)
-       VALUES (@id, @client_id, @idem_key, @shop_id, @terminal_id, @card_id, @household_id, @service, @requested, @approved, 'pending', @created, @expires, @supervisor)`,
+      `INSERT INTO authorizations (id, client_id, idem_key, shop_id, terminal_id, card_id, household_id, service, requested, approved, state, created, expires, ended, receipt_seq, supervisor)
+       VALUES (@id, @client_id, @idem_key, @shop_id, @terminal_id, @card_id, @household_id, @service, @requested, @approved, @state, @created, @expires, @ended, @receipt_seq, @supervisor)`,
     ),
     insertEvidence: db.prepare(
       `INSERT INTO pending_evidence (auth_id, card_cert, card_auth, card_sig, holder, holder_sig, exception, terminal_cert_hash)
@@ -567,26 +593,76 @@ export class Ledger {
   /** {@link createAuthorization} inside {@link bulk}; `now` (unix ms) defaults to the clock. */
   createAuthorizationNow(req: NewAuthorization, now: number = this.clock()): CreateAuthorizationResult {
     this.requireTransaction();
-    const clientId = checkId('clientId', req.clientId);
-    const key = checkId('idempotencyKey', req.idempotencyKey, 128);
-    const shopId = checkId('shopId', req.shopId);
-    const terminalId = checkId('terminalId', req.terminalId);
-    if (!SERVICE_NAMES.includes(req.service)) invalid(`unknown service ${String(req.service)}`);
-    const requested = checkRequested(req.requested);
-    const approved = checkApproved(req.approved);
-    if (!Number.isSafeInteger(req.expiresAt) || req.expiresAt <= now) invalid('expiresAt is a unix ms time in the future');
-    if (req.supervisorDailyCap !== undefined) checkAmount('supervisorDailyCap', req.supervisorDailyCap, 0);
-
-    const existing = this.st.authByKey.get(clientId, key);
+    const v = checkRequest(req, now);
+    const existing = this.st.authByKey.get(v.clientId, v.key);
     if (existing !== undefined) {
       const a = authorizationOf(existing);
-      if (!sameRequest(a, req, requested)) {
+      if (!sameRequest(a, req, v.requested)) {
         throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another request', { authorizationId: a.id });
       }
       return { authorization: a, created: false };
     }
+    const { authorization, terminalCertificateHash } = this.recordAuthorization(req, v, now, undefined);
+    this.st.insertEvidence.run({
+      auth_id: authorization.id,
+      card_cert: req.evidence.cardCertificate,
+      card_auth: req.evidence.cardAuth.body,
+      card_sig: req.evidence.cardAuth.signature,
+      holder: req.evidence.holderVerify?.body ?? null,
+      holder_sig: req.evidence.holderVerify?.signature ?? null,
+      exception: req.evidence.supervisor === undefined ? null : encodeSupervisor(req.evidence.supervisor),
+      terminal_cert_hash: terminalCertificateHash,
+    });
+    return { authorization, created: true };
+  }
 
-    const ev = checkEvidence(req.evidence, { service: req.service, shopId, terminalId }, this.parsers);
+  /**
+   * For bulk loads inside {@link bulk} (benchmarks, imports): an authorization committed at
+   * once with everything it approved, in one step. The rows it leaves are those of
+   * createAuthorizationNow followed by commitNow of the whole approval; the pending evidence
+   * row is never written. Refuses a reused idempotency key (LEDGER_INVALID_INPUT).
+   */
+  appendDispensedNow(req: NewAuthorization, now: number = this.clock()): Receipt {
+    this.requireTransaction();
+    const v = checkRequest(req, now);
+    if (this.st.authByKey.get(v.clientId, v.key) !== undefined) invalid('appendDispensedNow takes a fresh idempotency key');
+    const perItem = new Map<string, number>();
+    for (const a of v.approved) perItem.set(a.item, (perItem.get(a.item) ?? 0) + a.quantity);
+    if (perItem.size === 0) invalid('nothing was approved');
+    const seq = this.headSeq + 1;
+    const { authorization, terminalCertificateHash } = this.recordAuthorization(req, v, now, seq);
+    const { lines, usage } = allocate(v.approved, perItem);
+    return this.appendReceipt(
+      authorization.id,
+      {
+        shopId: v.shopId,
+        terminalId: v.terminalId,
+        householdId: authorization.householdId,
+        service: req.service,
+        terminalCertificateHash,
+        cardCertificate: req.evidence.cardCertificate,
+        cardAuth: req.evidence.cardAuth,
+        holderVerify: req.evidence.holderVerify,
+        supervisor: req.evidence.supervisor,
+      },
+      lines,
+      usage,
+      now,
+    );
+  }
+
+  /**
+   * Checks the evidence and writes the authorization row (pending, or committed with
+   * `receiptSeq` for appendDispensedNow), the card-auth record, the supervisor exception
+   * and the device certificate.
+   */
+  private recordAuthorization(
+    req: NewAuthorization,
+    v: CheckedRequest,
+    now: number,
+    receiptSeq: number | undefined,
+  ): { authorization: Authorization; terminalCertificateHash: Uint8Array } {
+    const ev = checkEvidence(req.evidence, { service: req.service, shopId: v.shopId, terminalId: v.terminalId }, this.parsers);
     const id = authorizationIdAt(now);
     this.bindCardAuth(ev.card.cardId, ev.cardAuth.counter, cardAuthHash(req.evidence.cardAuth), id, now);
     if (req.evidence.supervisor !== undefined) {
@@ -597,53 +673,46 @@ export class Ledger {
       }
       this.st.insertException.run(id, day, req.evidence.supervisor.supervisorId, now);
     }
-    this.st.insertDevice.run(ev.terminalCertificateHash, terminalId, req.evidence.terminalCertificate, now);
-    const service = serviceCode(req.service);
+    this.st.insertDevice.run(ev.terminalCertificateHash, v.terminalId, req.evidence.terminalCertificate, now);
     const supervisor = req.evidence.supervisor === undefined ? 0 : 1;
+    const state: AuthorizationState = receiptSeq === undefined ? 'pending' : 'committed';
     this.st.insertAuth.run({
       id,
-      client_id: clientId,
-      idem_key: key,
-      shop_id: shopId,
-      terminal_id: terminalId,
+      client_id: v.clientId,
+      idem_key: v.key,
+      shop_id: v.shopId,
+      terminal_id: v.terminalId,
       card_id: ev.card.cardId,
       household_id: ev.card.householdId,
-      service,
-      requested: encodeRequested(requested),
-      approved: encodeApproved(approved),
+      service: serviceCode(req.service),
+      requested: encodeRequested(v.requested),
+      approved: encodeApproved(v.approved),
+      state,
       created: now,
       expires: req.expiresAt,
+      ended: receiptSeq === undefined ? null : now,
+      receipt_seq: receiptSeq ?? null,
       supervisor,
-    });
-    this.st.insertEvidence.run({
-      auth_id: id,
-      card_cert: req.evidence.cardCertificate,
-      card_auth: req.evidence.cardAuth.body,
-      card_sig: req.evidence.cardAuth.signature,
-      holder: req.evidence.holderVerify?.body ?? null,
-      holder_sig: req.evidence.holderVerify?.signature ?? null,
-      exception: req.evidence.supervisor === undefined ? null : encodeSupervisor(req.evidence.supervisor),
-      terminal_cert_hash: ev.terminalCertificateHash,
     });
     const authorization: Authorization = {
       id,
-      clientId,
-      idempotencyKey: key,
-      shopId,
-      terminalId,
+      clientId: v.clientId,
+      idempotencyKey: v.key,
+      shopId: v.shopId,
+      terminalId: v.terminalId,
       cardId: ev.card.cardId,
       householdId: ev.card.householdId,
       service: req.service,
-      requested,
-      approved,
-      state: 'pending',
+      requested: v.requested,
+      approved: v.approved,
+      state,
       createdAt: now,
       expiresAt: req.expiresAt,
-      endedAt: undefined,
-      receiptSeq: undefined,
+      endedAt: receiptSeq === undefined ? undefined : now,
+      receiptSeq,
       supervisorException: supervisor === 1,
     };
-    return { authorization, created: true };
+    return { authorization, terminalCertificateHash: ev.terminalCertificateHash };
   }
 
   /** Binds a card-auth to an authorization, checking replay and the counter. */
@@ -758,29 +827,44 @@ export class Ledger {
     const { lines, usage } = allocate(approved, perItem);
     const ev = this.st.evidence.get(row.id) ?? corrupt(`pending authorization ${row.id} lost its evidence`);
     const holderVerify = ev.holder === null ? undefined : { body: ev.holder, signature: ev.holder_sig ?? corrupt(`authorization ${row.id}: holder-verify without signature`) };
-    const service = serviceName(row.service) ?? corrupt(`authorization ${row.id} has an unknown service`);
-    const seq = this.headSeq + 1;
-    const fields = {
-      authorizationId: row.id,
-      seq,
-      prev: this.headId,
-      time: now,
-      shopId: row.shop_id,
-      terminalId: row.terminal_id,
-      terminalCertificateHash: ev.terminal_cert_hash,
-      householdId: row.household_id,
-      cardCertificate: ev.card_cert,
-      cardAuth: { body: ev.card_auth, signature: ev.card_sig },
-      holderVerify,
-      supervisor: ev.exception === null ? undefined : decodeSupervisor(ev.exception),
-      service,
+    const receipt = this.appendReceipt(
+      row.id,
+      {
+        shopId: row.shop_id,
+        terminalId: row.terminal_id,
+        householdId: row.household_id,
+        service: serviceName(row.service) ?? corrupt(`authorization ${row.id} has an unknown service`),
+        terminalCertificateHash: ev.terminal_cert_hash,
+        cardCertificate: ev.card_cert,
+        cardAuth: { body: ev.card_auth, signature: ev.card_sig },
+        holderVerify,
+        supervisor: ev.exception === null ? undefined : decodeSupervisor(ev.exception),
+      },
       lines,
       usage,
-      daemonKeyId: this.daemonKeyId,
-    };
+      now,
+    );
+    this.st.setCommitted.run(now, receipt.seq, row.id);
+    this.st.deleteEvidence.run(row.id);
+    return { receipt, replayed: false };
+  }
+
+  /**
+   * Signs the next receipt of the chain and writes it with its usage rows; advances the
+   * head. The caller marks the authorization committed in the same transaction.
+   */
+  private appendReceipt(
+    authorizationId: string,
+    t: Pick<ReceiptFields, 'shopId' | 'terminalId' | 'householdId' | 'service' | 'terminalCertificateHash' | 'cardCertificate' | 'cardAuth' | 'holderVerify' | 'supervisor'>,
+    lines: DispensedLine[],
+    usage: UsageEntry[],
+    now: number,
+  ): Receipt {
+    const seq = this.headSeq + 1;
+    const fields: ReceiptFields = { ...t, authorizationId, seq, prev: this.headId, time: now, lines, usage, daemonKeyId: this.daemonKeyId };
     const body = encodeReceiptBody(fields, { validate: false });
     const { signature, id } = signReceiptBody(this.ed, this.daemonSeed, body);
-    const quantity = totalQuantity(lines);
+    const service = serviceCode(t.service);
     this.st.insertReceipt.run({
       seq,
       id,
@@ -788,17 +872,15 @@ export class Ledger {
       body,
       signature,
       created: now,
-      household_id: row.household_id,
-      service: row.service,
-      quantity,
-      auth_id: row.id,
+      household_id: t.householdId,
+      service,
+      quantity: totalQuantity(lines),
+      auth_id: authorizationId,
     });
-    for (const u of usage) this.st.addUsage.run(row.household_id, u.period, row.service, u.item, u.quantity, u.piastres);
-    this.st.setCommitted.run(now, seq, row.id);
-    this.st.deleteEvidence.run(row.id);
+    for (const u of usage) this.st.addUsage.run(t.householdId, u.period, service, u.item, u.quantity, u.piastres);
     this.headSeq = seq;
     this.headId = id;
-    return { receipt: receiptFrom(body, signature, fields, id), replayed: false };
+    return receiptFrom(body, signature, fields, id);
   }
 
   /**
