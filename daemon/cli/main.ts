@@ -107,6 +107,10 @@ export function processIo(): CliIo {
 
 const isMain = process.argv[1] !== undefined && /daemon[\\/]cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (isMain) {
+  // `unicard monitor | head`: a closed pipe ends the command quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(ExitCode.OK);
+  });
   runCli(process.argv.slice(2), processIo()).then(
     (code) => {
       process.exitCode = code;

@@ -1,4 +1,89 @@
-import type { CliIo } from './cli-common.js';
-export async function monitorCommand(_argv: readonly string[], _io: CliIo): Promise<number> {
-  return 5;
+/**
+ * `unicard monitor`: live decoded traffic with one terminal, the tool a vendor debugs a port
+ * with. Every message the session sends or receives is printed through TerminalSession's
+ * trace hook: time since start, direction, sealed or clear, name, request id, decoded fields,
+ * and with --hex the message bytes and the raw link bytes. A Ping every --interval ms keeps
+ * traffic flowing; card events and keepalives appear as they come. Ctrl-C ends it.
+ */
+import { messageToJson, type Message } from '../../protocol/messages.js';
+import { UnicardError } from '../../protocol/errors.js';
+import { TerminalSession } from '../session/index.js';
+import { ExitCode, hasTrust, intOption, LINK_OPTIONS, linkTarget, openLink, parseCommand, sessionFailure, trustFrom, type CliIo } from './cli-common.js';
+import { refuseIfDaemonHolds } from './daemon-check.js';
+
+export const MONITOR_USAGE = `usage: unicard monitor (--port <path> | --tcp <host:port>) [trust] [--hex] [--interval <ms>] [--duration <s>] [--json]
+
+Prints the decoded traffic with the terminal, one line per message:
+  +12.345 ms  → sealed  Ping #4012  {"data":"c0ffee"}
+With a trust option the session is sealed (and card events show); without, it stays clear.
+--hex adds the CBOR bytes and the raw bytes on the link; --json prints one JSON object per line.
+
+example: unicard monitor --port /dev/ttyUSB0 --vendor-root vendor.pub --hex`;
+
+/** `unicard monitor` */
+export async function monitorCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(argv, { ...LINK_OPTIONS, hex: { type: 'boolean' }, interval: { type: 'string' }, duration: { type: 'string' } }, MONITOR_USAGE);
+  if (values.help) return io.out(`${MONITOR_USAGE}\n`), ExitCode.OK;
+  const target = linkTarget(values, MONITOR_USAGE);
+  const interval = intOption('interval', values.interval, 0, 3_600_000, 2000);
+  const durationS = intOption('duration', values.duration, 0, 86_400 * 7, 0);
+  await refuseIfDaemonHolds(values, io, target, 'monitor');
+  const trust = hasTrust(values) ? await trustFrom(values, io) : undefined;
+  const t0 = performance.now();
+  const stamp = (): string => `+${(performance.now() - t0).toFixed(3)} ms`;
+  const link = await openLink(target, intOption('baud', values.baud, 300, 4_000_000, 115_200));
+  const s = new TerminalSession(link, {
+    ...(trust === undefined ? {} : { trust }),
+    trace: (dir, item, bytes, info) => {
+      const arrow = dir === 'tx' ? '→' : '←';
+      const sealed = info.sealed ? 'sealed' : 'clear';
+      if (item instanceof UnicardError) {
+        if (values.json) io.out(`${JSON.stringify({ t: +(performance.now() - t0).toFixed(3), dir, sealed: info.sealed, error: item.code, message: item.message, hex: Buffer.from(bytes).toString('hex') })}\n`);
+        else io.out(`${stamp()}  ${arrow} ${sealed.padEnd(6)}  BAD ${item.code}: ${item.message}${values.hex ? `\n    ${Buffer.from(bytes).toString('hex')}` : ''}\n`);
+        return;
+      }
+      const m = item as Message;
+      const fields = messageToJson(m);
+      delete fields.type;
+      delete fields.id;
+      if (values.json) {
+        io.out(`${JSON.stringify({ t: +(performance.now() - t0).toFixed(3), dir, sealed: info.sealed, type: m.type, id: m.id, ...(info.attempt ? { attempt: info.attempt } : {}), fields, ...(values.hex ? { hex: Buffer.from(bytes).toString('hex') } : {}) })}\n`);
+      } else {
+        io.out(`${stamp()}  ${arrow} ${sealed.padEnd(6)}  ${m.type} #${m.id}${info.attempt ? ` (resend ${info.attempt})` : ''}  ${JSON.stringify(fields)}${values.hex ? `\n    cbor ${Buffer.from(bytes).toString('hex')}` : ''}\n`);
+      }
+    },
+    ...(values.hex ? { traceBytes: (dir: 'tx' | 'rx', bytes: Uint8Array) => void (values.json ? undefined : io.out(`${stamp()}  ${dir === 'tx' ? '→' : '←'} wire   ${Buffer.from(bytes).toString('hex')}\n`)) } : {}),
+  });
+  s.onBanner((b) => io.out(values.json ? `${JSON.stringify({ t: +(performance.now() - t0).toFixed(3), banner: b })}\n` : `${stamp()}  ← banner  ${JSON.stringify(b)}\n`));
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const onSig = (): void => stop();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  s.onClose(() => stop());
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  try {
+    try {
+      if (target.kind === 'tcp') await s.waitForBanner(1500);
+      await s.getInfo();
+      if (trust !== undefined) await s.handshake(trust);
+    } catch (e) {
+      throw sessionFailure(e, target);
+    }
+    if (durationS > 0) timers.push(setTimeout(stop, durationS * 1000));
+    if (interval > 0) {
+      const tick = (): void => {
+        void s.ping(undefined, trust === undefined ? { clear: true } : {}).catch(() => undefined);
+        timers.push(setTimeout(tick, interval));
+      };
+      timers.push(setTimeout(tick, interval));
+    }
+    await stopped;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    await s.close();
+  }
+  return ExitCode.OK;
 }
