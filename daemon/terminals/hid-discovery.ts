@@ -1,17 +1,22 @@
 /**
- * HID terminals through node-hid (hidraw on Linux). node-hid is an optional native module:
- * it is not a dependency of this project, because its Linux build needs libusb at build
- * time. When it is missing, or its native library does not load, the daemon logs one clear
- * line ("HID disabled: node-hid not installed") and carries on with serial and TCP.
+ * HID terminals through node-hid (hidraw on Linux). node-hid is a native module whose Linux
+ * build loads libusb-1.0 (Debian package libusb-1.0-0, installed by `make setup`). When it
+ * is missing, or its native library does not load, the daemon logs one clear line ("HID
+ * disabled: ...") and carries on with serial and TCP.
+ *
+ * A matching device is opened as a {@link HidLink} (64-byte reports), a channel is allocated
+ * on it by nonce ({@link openHidChannel}), and the session runs over that channel with the
+ * HID codec: several host programs can share one terminal.
  *
  * Devices are probed only when their USB vendor/product ids are configured
  * (terminals.hid.usb): the HID class is shared with keyboards and card readers of other
  * kinds, which must never receive our reports.
  */
-import { LinkError } from '../../protocol/errors.js';
+import { HidLink, type NodeHidModule } from '../../link/hid-link.js';
 import type { UsbId } from '../config/daemon-config.js';
 import type { DaemonLogger } from '../logging.js';
 import { matchesUsbIds, OnceLogger, type DiscoverySource, type OpenedLink, type TerminalCandidate } from './discovery.js';
+import { openHidChannel, type OpenHidChannelOptions } from './hid-channel.js';
 
 /** What node-hid's `devices()` reports for one device (the fields used here). */
 export interface HidDeviceInfo {
@@ -25,8 +30,8 @@ export interface HidDeviceInfo {
   usage?: number;
 }
 
-/** The part of node-hid used for discovery. */
-export interface HidModule {
+/** The part of node-hid used: devices() for discovery, HIDAsync (or HID) to open one. */
+export interface HidModule extends NodeHidModule {
   devices(): HidDeviceInfo[];
 }
 
@@ -41,10 +46,33 @@ export interface HidDiscoveryOptions {
   /** Default: a dynamic import of node-hid. */
   load?: HidLoader;
   /**
-   * Opens a device as a link with the HID report codec. Absent in this build (the HID link
-   * is not written yet): a matching device is then listed in error with PORT_ERROR.
+   * Opens a device as a link with the HID report codec. Default: {@link openHidDevice} with
+   * the loaded node-hid.
    */
   openDevice?: (device: HidDeviceInfo & { path: string }) => Promise<OpenedLink>;
+  /** Channel allocation settings of the default openDevice (tests shorten the INIT wait). */
+  channel?: OpenHidChannelOptions;
+}
+
+/**
+ * Opens a HID terminal: a {@link HidLink} on `device.path` with `hid`, then a channel of our
+ * own on it. Rejects with the link's LinkError (LINK_NOT_FOUND, LINK_PERMISSION_DENIED with
+ * the udev rule to add, ...) or openHidChannel's error (the device does not answer INIT);
+ * the link is closed then.
+ */
+export async function openHidDevice(hid: NodeHidModule, device: HidDeviceInfo & { path: string }, channel: OpenHidChannelOptions = {}): Promise<OpenedLink> {
+  const ids = { vendorId: hex4(device.vendorId), productId: hex4(device.productId) };
+  const link = await HidLink.open(device.path, {
+    module: hid,
+    info: { ...ids, ...(device.product === undefined ? {} : { label: device.product }), ...(device.serialNumber === undefined ? {} : { serialNumber: device.serialNumber }) },
+  });
+  try {
+    const codec = await openHidChannel(link, channel);
+    return { link, codec };
+  } catch (e) {
+    await link.close().catch(() => {});
+    throw e;
+  }
 }
 
 /** The module name, in a variable so the TypeScript build does not need node-hid's types. */
@@ -119,7 +147,8 @@ export class HidDiscovery implements DiscoverySource {
       if (!matchesUsbIds(ids, this.options.usb)) continue;
       seen.add(d.path);
       const device = { ...d, path: d.path };
-      const openDevice = this.options.openDevice;
+      const hid = this.module;
+      const openDevice = this.options.openDevice ?? ((dev: HidDeviceInfo & { path: string }) => openHidDevice(hid, dev, this.options.channel));
       out.push({
         key: `hid:${d.path}`,
         kind: 'hid',
@@ -134,12 +163,7 @@ export class HidDiscovery implements DiscoverySource {
           ...(d.manufacturer === undefined ? {} : { manufacturer: d.manufacturer }),
         },
         isPresent: () => Promise.resolve(true),
-        open: () =>
-          openDevice !== undefined
-            ? openDevice(device)
-            : Promise.reject(
-                new LinkError('LINK_UNAVAILABLE', `${d.path} is a matching HID device, but this build of unicardd has no HID link yet`, { path: d.path }),
-              ),
+        open: () => openDevice(device),
       });
     }
     return out;
