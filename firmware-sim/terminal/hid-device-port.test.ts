@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../test/support/fuzz.js';
 import { BaseLink } from '../../link/base-link.js';
 import {
   HID_BROADCAST_CID,
@@ -251,5 +253,24 @@ describe('HidDevicePort: reassembly errors are answered with ERROR reports', () 
     expect(link.take()).toEqual([]);
     clock.advance(2);
     expect(link.take().map(head)).toEqual([[a, HidCommand.ERROR, HidErrorCode.MSG_TIMEOUT]]);
+  });
+});
+
+describe('HidDevicePort: hostile reports', () => {
+  it('random and mutated reports never throw, and everything the device sends is one 64-byte report', async () => {
+    const { allocate, send } = await start();
+    const a = allocate(NONCE_A);
+    const cidBytes = [a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff];
+    const report = fc.oneof(
+      fc.uint8Array({ minLength: 0, maxLength: 70 }),
+      fc.uint8Array({ minLength: 60, maxLength: 60 }).map((rest) => Uint8Array.from([...cidBytes, ...rest])),
+      fc.uint8Array({ minLength: 60, maxLength: 60 }).map((rest) => Uint8Array.from([0xff, 0xff, 0xff, 0xff, ...rest])),
+    );
+    fc.assert(
+      fc.property(fc.array(report, { maxLength: 6 }), (reports) => {
+        for (const r of send(...reports)) expect(r.length).toBe(64);
+      }),
+      { numRuns: fuzzRuns(1000) },
+    );
   });
 });
