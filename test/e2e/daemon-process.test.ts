@@ -113,7 +113,8 @@ describe('unicardd --dev', () => {
       expect(client.server.you).toMatchObject({ name: 'dev', role: 'admin' });
       expect(await client.listTerminals()).toEqual([]);
       await client.close();
-      expect(daemon.logs().some((r) => r.msg === 'HID disabled: node-hid not installed' || String(r.msg).startsWith('HID disabled:'))).toBe(true);
+      // One clear line about HID either way: disabled (node-hid or libusb missing) or no USB ids to probe.
+      expect(daemon.logs().some((r) => /^HID( disabled)?:/.test(String(r.msg)))).toBe(true);
 
       const second = await unicardd(['--dev'], cwd);
       expect(second.code).toBe(1);
