@@ -28,6 +28,7 @@ import { ApiServer, ApiServerError } from './api/index.js';
 import { ConfigError, loadConfig, LOG_LEVELS, type DaemonConfig, type LogLevel } from './config/index.js';
 import { createLogger, errorFields } from './logging.js';
 import { createTerminalManager } from './terminals/index.js';
+import { DispenseConfigError, startDispensing } from './dispense/index.js';
 import { TrustStore, TrustStoreError } from './trust/index.js';
 
 const USAGE = `usage: unicardd (--config <file> | --dev) [options]
@@ -167,6 +168,15 @@ async function main(argv: string[]): Promise<number> {
     logger,
     version: v,
   });
+  // Dispensing (authorize, commit, ...): <dataDir>/dispense.json; a bad one is a config error.
+  const dispensing = await startDispensing(api, { dataDir: config.dataDir, issuerKeys: trustStore.issuerKeys, logger }).catch((e: unknown) => {
+    if (e instanceof DispenseConfigError) return e;
+    throw e;
+  });
+  if (dispensing instanceof DispenseConfigError) {
+    process.stderr.write(`unicardd: config error: ${dispensing.message}\n`);
+    return 2;
+  }
 
   let stopping: Promise<number> | undefined;
   const stop = (code: number, why: string): Promise<number> => {
@@ -181,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
         // Clients first (no new calls; calls in flight finish or fail), then the terminals.
         await api.stop();
         await manager.stop();
+        dispensing.close();
       } catch (e) {
         logger.error({ err: errorFields(e) }, 'error while stopping');
         code = code === 0 ? 1 : code;
