@@ -163,6 +163,16 @@ describe('HidHostPacketCodec: messages', () => {
     expect(c.counters().deviceErrors).toBe(1);
   });
 
+  it('INVALID_CHANNEL on its channel calls onChannelLost (the device dropped channel and session); other errors do not', () => {
+    const lost: number[] = [];
+    const c = new HidHostPacketCodec({ randomBytes: counterBytes(1), now: () => 0, onChannelLost: (cid) => lost.push(cid) });
+    const cid = open(c);
+    c.decode(buildErrorReport(cid, HidErrorCode.CHANNEL_BUSY));
+    expect(lost).toEqual([]);
+    c.decode(buildErrorReport(cid, HidErrorCode.INVALID_CHANNEL));
+    expect(lost).toEqual([cid]);
+  });
+
   it('a broadcast ERROR (another program\'s bad INIT) is not its business', () => {
     const c = codec();
     open(c);

@@ -46,6 +46,12 @@ export interface HidHostPacketCodecOptions {
   maxMessageSize?: number;
   /** Longest gap between two reports of one incoming message (default 3,000 ms). */
   timeoutMs?: number;
+  /**
+   * Called when the device answers INVALID_CHANNEL on our channel: it reused the channel for
+   * another program (or rebooted), and with it dropped our session. The caller allocates a new
+   * channel and starts a new session (the daemon closes the link and reconnects).
+   */
+  onChannelLost?: (cid: number) => void;
 }
 
 /** Allocation state of a {@link HidHostPacketCodec}. */
@@ -74,6 +80,7 @@ export class HidHostPacketCodec implements PacketCodec {
   readonly maxMessageSize: number;
   private readonly randomBytes: (length: number) => Uint8Array;
   private readonly now: () => number;
+  private readonly onChannelLost: ((cid: number) => void) | undefined;
   private readonly reassembler: HidReassembler;
   private stateValue: HidHostState = 'idle';
   private nonce: Uint8Array | undefined;
@@ -87,6 +94,7 @@ export class HidHostPacketCodec implements PacketCodec {
   constructor(options: HidHostPacketCodecOptions) {
     this.randomBytes = options.randomBytes;
     this.now = options.now;
+    this.onChannelLost = options.onChannelLost;
     this.maxMessageSize = options.maxMessageSize ?? HID_MAX_MESSAGE_SIZE;
     this.reassembler = new HidReassembler({
       maxMessageSize: this.maxMessageSize,
@@ -153,6 +161,7 @@ export class HidHostPacketCodec implements PacketCodec {
         }
       } else if (ev.cmd === HidCommand.ERROR) {
         out.push({ kind: 'error', error: this.deviceError(ev.cid, ev.data) });
+        if (ev.data[0] === HidErrorCode.INVALID_CHANNEL) this.onChannelLost?.(ev.cid);
       } else if (ev.cmd === HidCommand.PING) {
         out.push({ kind: 'ping', data: ev.data });
       }

@@ -26,6 +26,8 @@ export interface OpenHidChannelOptions {
   maxMessageSize?: number;
   retryMs?: number;
   attempts?: number;
+  /** The device dropped our channel (INVALID_CHANNEL): see HidHostPacketCodecOptions.onChannelLost. */
+  onChannelLost?: (cid: number) => void;
 }
 
 /**
@@ -39,6 +41,7 @@ export function openHidChannel(link: Link, options: OpenHidChannelOptions = {}):
     randomBytes: options.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n))),
     now: options.now ?? (() => performance.now()),
     ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+    ...(options.onChannelLost === undefined ? {} : { onChannelLost: options.onChannelLost }),
   });
   const retryMs = options.retryMs ?? HID_INIT_RETRY_MS;
   const attempts = options.attempts ?? HID_INIT_ATTEMPTS;

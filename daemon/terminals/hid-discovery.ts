@@ -56,7 +56,7 @@ export interface HidDiscoveryOptions {
 
 /**
  * Opens a HID terminal: a {@link HidLink} on `device.path` with `hid`, then a channel of our
- * own on it. Rejects with the link's LinkError (LINK_NOT_FOUND, LINK_PERMISSION_DENIED with
+ * own on it (the link is closed when the device drops that channel). Rejects with the link's LinkError (LINK_NOT_FOUND, LINK_PERMISSION_DENIED with
  * the udev rule to add, ...) or openHidChannel's error (the device does not answer INIT);
  * the link is closed then.
  */
@@ -67,7 +67,10 @@ export async function openHidDevice(hid: NodeHidModule, device: HidDeviceInfo & 
     info: { ...ids, ...(device.product === undefined ? {} : { label: device.product }), ...(device.serialNumber === undefined ? {} : { serialNumber: device.serialNumber }) },
   });
   try {
-    const codec = await openHidChannel(link, channel);
+    // A device that reused our channel for another program also dropped our session: end the
+    // link, so the manager reconnects with a new channel and a new handshake at once instead
+    // of waiting for the session to time out.
+    const codec = await openHidChannel(link, { onChannelLost: () => void link.close(), ...channel });
     return { link, codec };
   } catch (e) {
     await link.close().catch(() => {});

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../daemon/logging.js';
+import { openHidChannel } from '../../daemon/terminals/hid-channel.js';
 import { DiscoveringTerminalManager, HidDiscovery, type HidDeviceInfo, type HidModule, type TerminalInfo } from '../../daemon/terminals/index.js';
 import { loadRootKeyFile, TrustStore } from '../../daemon/trust/index.js';
 import { HidDevicePort } from '../../firmware-sim/terminal/hid-device-port.js';
@@ -162,6 +163,40 @@ describe('HID discovery with HidLink and the HID codec', () => {
     plugged.set('/dev/hidraw7', { info: second.info, device: second.device });
     await h.waitState(TRUSTED_TERMINAL, 'ready');
     expect(second.port.channelIds).toHaveLength(1);
+  });
+
+  it('its channel reused by another program: the daemon reconnects on a new channel at once', async () => {
+    const stateDir = join(dir, `state-${++simCount}`);
+    const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.worldDir, terminalId: TRUSTED_TERMINAL, stateDir, durable: false });
+    const device = new HidMemoryDevice({ path: '/dev/hidraw5' });
+    const port = new HidDevicePort({ terminal, maxChannels: 1 });
+    port.attach(device.deviceLink);
+    cleanups.push(async () => {
+      port.close();
+      terminal.close();
+      device.unplug();
+    });
+    const info = { vendorId: 0x1209, productId: 0xa001, path: '/dev/hidraw5' };
+    const fake = memoryNodeHid(new Map([['/dev/hidraw5', { info, device }]]));
+    const h = await startManager(fake.module);
+    await h.waitState(TRUSTED_TERMINAL, 'ready');
+    const first = port.channelIds[0];
+    const session = h.manager.session(TRUSTED_TERMINAL)!;
+
+    // Another program on the same device takes the only channel.
+    const other = device.openHost();
+    const otherCodec = await openHidChannel(other);
+    cleanups.push(() => other.close());
+    expect(port.channelIds).toEqual([otherCodec.cid]);
+
+    // The daemon's next request is answered INVALID_CHANNEL: the link is dropped at once (no
+    // waiting for the dead-terminal timeout), and the terminal comes back on a new channel.
+    const failed = await session.request({ type: 'Status' }).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'TERMINAL_GONE' });
+    await eventually(() => (h.manager.session(TRUSTED_TERMINAL)?.isSealed && h.manager.session(TRUSTED_TERMINAL) !== session ? true : undefined), 10_000, 'a new session');
+    expect(port.channelIds).toHaveLength(1);
+    expect(port.channelIds[0]).not.toBe(first);
+    expect((await h.manager.session(TRUSTED_TERMINAL)!.request({ type: 'Status' })).type).toBe('StatusResult');
   });
 
   it('a matching HID device that does not answer INIT is not a terminal', async () => {
