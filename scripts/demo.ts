@@ -178,9 +178,22 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   await client.claim(TERMINAL);
+  // What the terminal is doing, as the shop program sees it (repeats folded into one line).
+  const STAGES: Record<string, string> = {
+    waiting_card: 'terminal: insert your card / أدخل الكارت',
+    card_read: 'card read and checked',
+    waiting_finger: 'terminal: place your finger / ضع إصبعك',
+    processing: 'matching the finger on the card',
+    lift_and_retry: 'not recognised: lift and try again / ارفع إصبعك وحاول مرة أخرى',
+    finger_matched: 'fingerprint matched',
+    authorized: 'authorization recorded',
+  };
+  let lastStage = '';
   await client.subscribe(['authorization.progress'], (_e, p) => {
     const stage = (p as { stage: string }).stage;
-    say(`     ... ${stage.replaceAll('_', ' ')}`);
+    if (stage === lastStage) return;
+    lastStage = stage;
+    say(`     ... ${STAGES[stage] ?? stage.replaceAll('_', ' ')}`);
   });
   say(`   claimed ${TERMINAL}`);
 
