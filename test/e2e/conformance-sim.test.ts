@@ -90,3 +90,29 @@ describe('unicard conformance against unicard-sim', () => {
     }, 90_000);
   }
 });
+
+describe('unicard conformance over TCP', () => {
+  it('passes every check against the simulator listening on TCP', async () => {
+    const tcpSim = await startSim({ world, link: 'tcp' });
+    try {
+      const run = await runCli([
+        'conformance',
+        '--tcp',
+        tcpSim.tcpAddress!,
+        '--vendor-root',
+        join(world.dir, world.manifest.vendor.publicKeyFile),
+        '--sim-control',
+        join(tcpSim.dir, 'sim.ctl'),
+        '--firmware-dir',
+        world.dir,
+        '--json',
+      ]);
+      const report = JSON.parse(run.stdout) as JsonReport;
+      expect(report.results.filter((r) => r.status !== 'PASS')).toEqual([]);
+      expect(report.passed).toBe(CHECKS.length);
+      expect(run.code).toBe(0);
+    } finally {
+      await tcpSim.stop();
+    }
+  }, 120_000);
+});
