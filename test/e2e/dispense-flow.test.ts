@@ -302,12 +302,36 @@ describe('dispensing over a real pty', () => {
     expect(await cardCounter()).toBe(counter);
   }, 60_000);
 
+  it('authorizes ration goods under the item caps and the rice-or-pasta rule, and commits items', async () => {
+    await insert('PSD-000001');
+    await finger(0);
+    const a = await client.call<Record<string, any>>(
+      'authorize',
+      { terminalId: TRUSTED_TERMINAL, service: 'ration', items: [{ item: 'sugar', quantity: 8 }, { item: 'pasta', quantity: 2 }, { item: 'rice', quantity: 1 }], idempotencyKey: key('ration') },
+      { timeoutMs: 60_000 },
+    );
+    // Household of 5: sugar 1 kg a person (at most 6 a card) → 5; pasta excludes rice this month.
+    expect(a.approved).toEqual([
+      { item: 'sugar', quantity: 5 },
+      { item: 'pasta', quantity: 2 },
+    ]);
+    expect(a.reasons.map((r: { code: string }) => r.code)).toEqual(['RATION_ITEM_CAP', 'RATION_EXCLUSIVE']);
+    expect((await refusal(client.call('commit', { authorizationId: a.authorizationId, items: [{ item: 'rice', quantity: 1 }] }))).code).toBe('COMMIT_EXCEEDS_APPROVED');
+    const r = await client.call<Record<string, any>>('commit', { authorizationId: a.authorizationId, items: [{ item: 'sugar', quantity: 5 }, { item: 'pasta', quantity: 1 }] });
+    expect(r.lines).toEqual([
+      { item: 'sugar', quantity: 5, piastres: 6300 },
+      { item: 'pasta', quantity: 1, piastres: 1000 },
+    ]);
+    expect(r.remaining.piastres).toBeGreaterThan(0);
+  }, 60_000);
+
   it('lists receipts since a sequence number', async () => {
     const all = await client.call<{ receipts: Array<Record<string, unknown>>; last: number }>('receipts.list', {});
-    expect(all.receipts.length).toBe(3);
-    expect(all.receipts.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(all.receipts.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(all.last).toBe(4);
+    expect(all.receipts.map((r) => r.service)).toEqual(['bread', 'bread', 'bread', 'ration']);
     const after = await client.call<{ receipts: Array<Record<string, unknown>> }>('receipts.list', { since: 2 });
-    expect(after.receipts.map((r) => r.seq)).toEqual([3]);
+    expect(after.receipts.map((r) => r.seq)).toEqual([3, 4]);
   });
 
   it('cancels an authorize whose client disconnects, and records nothing', async () => {
