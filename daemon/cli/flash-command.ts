@@ -134,6 +134,9 @@ async function flash(
     say(`the terminal is already running ${v(header.version)} on trial: confirming it`);
     return confirm(s, result, values, say, started);
   }
+  if (before.state === 'rolled_back') {
+    say(`note: the terminal rolled back its last update (it runs ${from} again): an image on trial was not confirmed before a restart, or did not start properly`);
+  }
   say(`terminal ${s.info!.terminalId} runs ${from}; installing ${v(header.version)}`);
 
   const maxChunk = Math.max(64, Math.min(MAX_FIRMWARE_CHUNK_BYTES, s.info!.maxFrameSize - 128));

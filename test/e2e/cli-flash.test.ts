@@ -39,6 +39,16 @@ describe('unicard flash', () => {
     expect(JSON.stringify(st)).not.toContain('receiving');
   }, 60_000);
 
+  it('leaves an image on trial with --no-confirm; a restart rolls it back, and the next flash says so', async () => {
+    const trial = await runCli(['flash', image('update'), '--port', sim.ptyPath!, '--vendor-root', vendorRoot, '--no-confirm', '--json']);
+    expect(trial.code, trial.stderr).toBe(0);
+    expect(JSON.parse(trial.stdout)).toMatchObject({ outcome: 'on-trial', from: '1.0.0', to: '1.1.0' });
+    expect(trial.stderr).toContain('NOT confirmed');
+    expect((await sim.control({ cmd: 'reboot' })).ok).toBe(true);
+    const info = JSON.parse((await runCli(['info', '--port', sim.ptyPath!, '--vendor-root', vendorRoot, '--json'])).stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({ firmware: '1.0.0', firmwareUpdate: { state: 'rolled_back' } });
+  }, 60_000);
+
   it('resumes an upload after the CLI was killed mid-way, then test-boots and confirms', async () => {
     const first = startCli(['flash', image('update'), '--port', sim.ptyPath!, '--vendor-root', vendorRoot, '--chunk', '1024']);
     // Plain progress lines (not a TTY) every 10 %: kill hard once a fifth is uploaded.
@@ -62,6 +72,7 @@ describe('unicard flash', () => {
     expect(r.resumedAt).toBeGreaterThan(0);
     expect(r.resumedAt + r.bytesSent).toBe(world.manifest.firmware.update.size);
     expect(second.stderr).toContain('resuming an interrupted upload');
+    expect(first.stdout()).toContain('rolled back its last update');
     const info = JSON.parse((await runCli(['info', '--port', sim.ptyPath!, '--vendor-root', vendorRoot, '--json'])).stdout) as Record<string, unknown>;
     expect(info).toMatchObject({ firmware: '1.1.0', firmwareUpdate: { state: 'idle', running: '1.1.0' } });
   }, 120_000);
