@@ -135,7 +135,8 @@ export function populateLedger(ledger: Ledger, n: number, options: PopulateOptio
         ledger.appendDispensedNow(
           {
             clientId: 'bench-pos',
-            idempotencyKey: `pop-${counter++}`,
+            // Zero-padded: keys in insertion order keep the (client, key) index appending at its edge.
+            idempotencyKey: `pop-${String(counter++).padStart(12, '0')}`,
             shopId: world.shopId,
             terminalId: world.terminalId,
             service,
