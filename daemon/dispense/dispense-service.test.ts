@@ -19,7 +19,7 @@ import { issuerRootsOf, trustFor } from '../../test/e2e/sim-harness.js';
 import { TerminalSession } from '../session/index.js';
 import { Ledger } from '../ledger/ledger.js';
 import { verifyLedger } from '../ledger/verify-ledger.js';
-import { DEFAULT_POLICY } from '../policy/index.js';
+import { addDays, cairoDay, daysBetween, DEFAULT_POLICY, firstDayOf, lastDayOf, monthOf } from '../policy/index.js';
 import { DispenseService, DISPENSE_DEFAULTS } from './dispense-service.js';
 import { DispenseError } from './dispense-errors.js';
 
@@ -137,5 +137,43 @@ describe('DispenseService on the reference firmware', () => {
     const report = verifyLedger(ledger, { issuerRoots: [issuer.publicKey], vendorRoots: [vendor.publicKey], daemonPublicKeys: [ed.publicKeyFromSeed(daemonSeed)] });
     expect(report.problems).toEqual([]);
     expect(report.receipts).toBe(1);
+  });
+});
+
+describe('bread points through the ledger', () => {
+  it('credits last month’s uncollected loaves (10 piastres each) to this month’s ration balance', async () => {
+    const card = world.manifest.cards.find((c) => c.cardId === 'PSD-000001')!;
+    // A day early in the card's life, and the second day of the following month (noon, Cairo).
+    const a = (card.validFrom + 86_400 + 3600) * 1000;
+    const month = monthOf(cairoDay(a / 1000));
+    const next = addDays(lastDayOf(month), 2);
+    const b = Date.parse(`${next}T10:00:00Z`);
+    let now = a;
+    const issuerKeys = await issuerRootsOf(world);
+    const pointsLedger = Ledger.open(join(dir, 'points.sqlite'), { daemonSeed, ed, clock: () => now });
+    try {
+      const svc = new DispenseService({
+        ledger: pointsLedger,
+        policies: [{ ...DEFAULT_POLICY, effectiveFrom: '2000-01-01' }],
+        roster: verifyRoster(new Uint8Array(await readFile(join(world.dir, world.manifest.roster.file))), issuerKeys, ed),
+        revocation: undefined,
+        issuerKeys,
+        ed,
+        settings: { ...DISPENSE_DEFAULTS, shopId: 'BAKERY-PSD-1', shopGovernorate: 3, supervisors: [], fingerTimeoutMs: 5000, cardTimeoutMs: 5000 },
+        clock: () => now,
+      });
+      await insert('PSD-000001');
+      await terminal.control({ cmd: 'finger', finger: 0 });
+      const auth = await svc.authorize({ terminalId: 'SIM0001', service: 'bread', quantity: 25, idempotencyKey: 'bp1' }, { clientId: 'bakery', session });
+      await svc.commit('bakery', auth.authorizationId, 25);
+      now = b;
+      const balance = (await svc.balance(session, 1000)) as { ration: { credit: { base: number; unusedLoaves: number; breadPoints: number; total: number } } };
+      // Household of 5: 25 loaves a day from the card's active day to the month's end, 25 collected.
+      const from = cairoDay(card.validFrom) > firstDayOf(month) ? cairoDay(card.validFrom) : firstDayOf(month);
+      const unused = 25 * (daysBetween(from, lastDayOf(month)) + 1) - 25;
+      expect(balance.ration.credit).toEqual({ base: 4 * 5000 + 2500, unusedLoaves: unused, breadPoints: unused * 10, total: 22_500 + unused * 10 });
+    } finally {
+      pointsLedger.close();
+    }
   });
 });

@@ -545,7 +545,6 @@ export class DispenseService {
         refuse('POLICY_FAILED', { cause: e instanceof UnicardError ? e.code : 'unknown' });
       }
       if (!decision.approved) {
-        await show('declined');
         const first = decision.reasons[0];
         const remaining = remainingOf(policyBalance(policy, household, usage, Math.floor(decidedAt / 1000)), req.service);
         const detail = { reasons: decision.reasons, remaining };
@@ -585,6 +584,7 @@ export class DispenseService {
       await show('approved');
       return view;
     } catch (e) {
+      if (e instanceof DispenseError && (e as UnicardError).code !== 'AUTHORIZE_CANCELLED' && signal?.aborted !== true) await show('declined');
       if (signal?.aborted === true && !(e instanceof DispenseError && (e as UnicardError).code === 'AUTHORIZE_CANCELLED')) refuse('AUTHORIZE_CANCELLED');
       throw e;
     }
@@ -639,8 +639,15 @@ export class DispenseService {
         remaining = undefined;
       }
     }
-    const what = service === 'bread' ? `${r.quantity} loaves of bread` : r.lines.map((l) => `${l.quantity} ${l.item}`).join(', ');
-    const whatAr = service === 'bread' ? `${r.quantity} رغيف خبز` : r.lines.map((l) => `${l.quantity} ${l.item}`).join('، ');
+    // Ration lines in the policy's words ("5 kg Sugar", "5 كجم سكر"); the id when unknown.
+    const items = this.deps.policies.flatMap((p) => p.ration.items);
+    const named = (l: { item: string; quantity: number }, ar: boolean): string => {
+      const it = items.find((x) => x.id === l.item);
+      if (it === undefined) return `${l.quantity} ${l.item}`;
+      return ar ? `${l.quantity} ${it.unitAr} ${it.nameAr}` : `${l.quantity} ${it.unitEn} ${it.nameEn}`;
+    };
+    const what = service === 'bread' ? `${r.quantity} loaves of bread` : r.lines.map((l) => named(l, false)).join(', ');
+    const whatAr = service === 'bread' ? `${r.quantity} رغيف خبز` : r.lines.map((l) => named(l, true)).join('، ');
     const supervisorException = r.supervisorException || (a?.supervisorException ?? false);
     return {
       receiptId: r.idHex,
