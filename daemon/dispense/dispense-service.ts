@@ -21,7 +21,7 @@
  * A caller that goes away (the API aborts `signal`) cancels the terminal request in flight.
  */
 import { randomBytes } from 'node:crypto';
-import { buildCardAuthBody, buildHolderVerifyBody, verifyCardAuth, verifyHolderVerify, ANY_MEMBER } from '../../protocol/crypto/card-structures.js';
+import { MAX_QUANTITY, buildCardAuthBody, buildHolderVerifyBody, verifyCardAuth, verifyHolderVerify, ANY_MEMBER } from '../../protocol/crypto/card-structures.js';
 import { verifyCardCertificate, type CardCertificate } from '../../protocol/crypto/certificates.js';
 import type { Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { TrustedKeys } from '../../protocol/crypto/signed-structure.js';
@@ -47,6 +47,7 @@ import {
   type Policy,
   type Reason,
 } from '../policy/index.js';
+import { invalidParams } from '../api/api-errors.js';
 import { DispenseError, isDispenseErrorCode, type DispenseErrorCode } from './dispense-errors.js';
 
 export { BREAD_ITEM };
@@ -455,6 +456,10 @@ export class DispenseService {
       req.service === 'bread'
         ? (req.quantity ?? 0)
         : requested.reduce((sum, l) => sum + l.quantity * (policy.ration.items.find((it) => it.id === l.item)?.price ?? 0), 0);
+    // The card signs the quantity as an unsigned 32-bit number (piastres for ration goods).
+    if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+      throw invalidParams(req.service === 'bread' ? 'quantity' : 'items', { kind: 'type', en: 'an order worth less than 2^32 units', ar: 'طلبًا أقل من 2^32 وحدة' });
+    }
     if (req.supervisorId !== undefined && !s.supervisors.includes(req.supervisorId)) refuse('SUPERVISOR_NOT_ALLOWED', { supervisorId: req.supervisorId });
 
     try {

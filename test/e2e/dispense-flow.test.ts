@@ -334,6 +334,19 @@ describe('dispensing over a real pty', () => {
     expect(after.receipts.map((r) => r.seq)).toEqual([3, 4]);
   });
 
+  it('cancels a running authorize on request (authorize.cancel): AUTHORIZE_CANCELLED, nothing recorded', async () => {
+    await sim.control({ cmd: 'remove' });
+    const k = key('cancel');
+    const from = progress.length;
+    const pending = refusal(authorize({ quantity: 5, idempotencyKey: k }));
+    await eventually(() => progress.slice(from).find((p) => p.stage === 'waiting_card'), 10_000, 'waiting_card');
+    expect(await client.call('authorize.cancel', { terminalId: TRUSTED_TERMINAL })).toEqual({ terminalId: TRUSTED_TERMINAL, cancelled: true });
+    expect((await pending).code).toBe('AUTHORIZE_CANCELLED');
+    expect(await client.call('authorize.cancel', { terminalId: TRUSTED_TERMINAL })).toEqual({ terminalId: TRUSTED_TERMINAL, cancelled: false });
+    const receipts = await client.call<{ last: number }>('receipts.list', {});
+    expect(receipts.last).toBe(4);
+  }, 60_000);
+
   it('cancels an authorize whose client disconnects, and records nothing', async () => {
     await sim.control({ cmd: 'remove' });
     const k = key('gone');
