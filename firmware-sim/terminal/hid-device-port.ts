@@ -30,6 +30,7 @@ import {
   fragmentPacket,
   HID_BROADCAST_CID,
   HID_DEFAULT_TIMEOUT_MS,
+  HID_MAX_MESSAGE_SIZE,
   HidChannelAllocator,
   HidCommand,
   HidErrorCode,
@@ -43,6 +44,15 @@ import type { CancelTimer } from '../hardware/clock.js';
 import { systemRandomBytes, type RandomBytes } from '../hardware/random.js';
 import type { SimulatedTerminal } from './simulated-terminal.js';
 import type { ConnectionLogLevel, TerminalConnection } from './terminal-connection.js';
+
+/**
+ * The GetInfo maxFrameSize a terminal served over HID advertises (pass it as the simulator's
+ * `maxFrameSize`): the largest HID message, 7,609 bytes, is a packet, and a stream-frame body
+ * is that packet plus a 4-byte CRC. Hosts size requests (firmware chunks) from this value, so
+ * a terminal that advertised its serial limit (16,896) over HID would be sent messages HID
+ * cannot carry.
+ */
+export const HID_TERMINAL_MAX_FRAME_SIZE = HID_MAX_MESSAGE_SIZE + 4;
 
 /** Options of {@link HidDevicePort}. */
 export interface HidDevicePortOptions {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openHidChannel } from '../../daemon/terminals/hid-channel.js';
 import { createTrustPolicy, TerminalError, TerminalSession, type TerminalEvent, type TrustCallback } from '../../daemon/session/index.js';
-import { HidDevicePort } from '../../firmware-sim/terminal/hid-device-port.js';
+import { HID_TERMINAL_MAX_FRAME_SIZE, HidDevicePort } from '../../firmware-sim/terminal/hid-device-port.js';
 import { SimulatedTerminal } from '../../firmware-sim/terminal/simulated-terminal.js';
 import { makeTestWorld, type TestWorld } from '../../firmware-sim/terminal/test-world.js';
 import { HidMemoryDevice, type HidMemoryLink } from '../../link/hid-memory.js';
@@ -42,10 +42,16 @@ afterEach(async () => {
 
 let n = 0;
 /** A simulated terminal serving HID on a fresh in-memory HID device. */
-async function startHidTerminal(options: { maxChannels?: number } = {}) {
-  const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir: join(stateRoot, `s${++n}`), durable: false });
+async function startHidTerminal(options: { maxChannels?: number; maxFrameSize?: number } = {}) {
+  const { maxFrameSize, ...portOptions } = options;
+  const terminal = await SimulatedTerminal.fromWorld({
+    worldDir: world.dir,
+    stateDir: join(stateRoot, `s${++n}`),
+    durable: false,
+    ...(maxFrameSize === undefined ? {} : { maxFrameSize }),
+  });
   const device = new HidMemoryDevice({ path: `memory-hid:${n}`, info: { vendorId: '1209', productId: 'a001' } });
-  const port = new HidDevicePort({ terminal, ...options });
+  const port = new HidDevicePort({ terminal, ...portOptions });
   port.attach(device.deviceLink);
   cleanups.push(async () => {
     port.close();
@@ -129,6 +135,18 @@ describe('HID terminal driven by the daemon\'s TerminalSession', () => {
     expect(tx).toHaveLength(0);
     // The session is still good.
     expect((await session.request({ type: 'Status' })).type).toBe('StatusResult');
+  });
+
+  it('a HID terminal advertises maxFrameSize 7,613, so a host sizing firmware chunks from GetInfo stays within HID', async () => {
+    const { device } = await startHidTerminal({ maxFrameSize: HID_TERMINAL_MAX_FRAME_SIZE });
+    const { session, tx } = await connect(device);
+    expect(session.info?.maxFrameSize).toBe(7613);
+    // The flash command's rule: chunk = maxFrameSize - 128.
+    tx.length = 0;
+    const e = await session.request({ type: 'FirmwareChunk', offset: 0, data: new Uint8Array(7613 - 128) }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect(tx.length).toBeGreaterThan(100);
+    expect(tx.length).toBeLessThanOrEqual(129);
   });
 });
 
