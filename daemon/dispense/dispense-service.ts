@@ -442,11 +442,12 @@ export class DispenseService {
       }
     };
     const opts = signal === undefined ? {} : { signal };
-    const show = (prompt: 'insert_card' | 'place_finger' | 'approved' | 'declined' | 'please_wait'): Promise<void> =>
-      session.request({ type: 'Display', prompt }, opts).then(
-        () => undefined,
-        () => undefined,
-      );
+    // Prompts are sent without waiting for their answer: the next request goes out right
+    // behind them (no extra round trip on a 115,200-baud line), and a terminal that fails to
+    // draw a screen does not fail the dispense.
+    const show = (prompt: 'insert_card' | 'approved' | 'declined'): void => {
+      session.request({ type: 'Display', prompt }, opts).catch(() => undefined);
+    };
 
     // The policy request first: a malformed one fails before anyone touches the card.
     const nowStart = this.clock();
@@ -465,7 +466,7 @@ export class DispenseService {
     try {
       // 2. The card.
       progress('waiting_card');
-      await show('insert_card');
+      show('insert_card');
       const waited = await ask(() =>
         session.request(
           { type: 'CardWait', timeoutMs: s.cardTimeoutMs },
@@ -509,7 +510,6 @@ export class DispenseService {
         const member = req.holder === 'any' ? null : (req.member ?? 0);
         if (member !== null && !cert.members.some((m) => m.index === member)) refuse('MEMBER_UNKNOWN', { member, members: cert.members.map((m) => m.index) });
         progress('waiting_finger', { member });
-        await show('place_finger');
         const r = await ask(() =>
           session.request(
             { type: 'VerifyHolder', nonce, member, timeoutMs: s.fingerTimeoutMs, maxAttempts: s.fingerAttempts },
@@ -586,10 +586,10 @@ export class DispenseService {
       const view = this.viewOf(created.authorization, decision.reasons, remaining, verifiedMember);
       this.views.set(view.authorizationId, { view, household });
       progress('authorized', { authorizationId: view.authorizationId });
-      await show('approved');
+      show('approved');
       return view;
     } catch (e) {
-      if (e instanceof DispenseError && (e as UnicardError).code !== 'AUTHORIZE_CANCELLED' && signal?.aborted !== true) await show('declined');
+      if (e instanceof DispenseError && (e as UnicardError).code !== 'AUTHORIZE_CANCELLED' && signal?.aborted !== true) show('declined');
       if (signal?.aborted === true && !(e instanceof DispenseError && (e as UnicardError).code === 'AUTHORIZE_CANCELLED')) refuse('AUTHORIZE_CANCELLED');
       throw e;
     }
