@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { createTrustPolicy, TerminalSession } from '../../daemon/session/index.js';
 import { openHidChannel } from '../../daemon/terminals/hid-channel.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
-import { HidDevicePort } from '../../firmware-sim/terminal/hid-device-port.js';
+import { HID_TERMINAL_MAX_FRAME_SIZE, HidDevicePort } from '../../firmware-sim/terminal/hid-device-port.js';
 import { SimulatedTerminal } from '../../firmware-sim/terminal/simulated-terminal.js';
 import { makeTestWorld } from '../../firmware-sim/terminal/test-world.js';
 import { BaseLink } from '../../link/base-link.js';
@@ -122,7 +122,7 @@ describe('USB HID over /dev/uhid', () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'unicard-uhid-'));
     const productId = 0xa000 + (process.pid & 0x0fff);
     const deviceLink = new UhidLink(0x1209, productId);
-    const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir, durable: false });
+    const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir, durable: false, maxFrameSize: HID_TERMINAL_MAX_FRAME_SIZE });
     const port = new HidDevicePort({ terminal });
     port.attach(deviceLink);
     let session: TerminalSession | undefined;
