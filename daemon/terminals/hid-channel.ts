@@ -79,7 +79,14 @@ export function openHidChannel(link: Link, options: OpenHidChannelOptions = {}):
         return;
       }
       sent++;
-      for (const r of codec.init()) link.write(r).catch((e: unknown) => finish(e instanceof LinkError ? e : new LinkError('LINK_IO', `write failed on ${path}`, { path })));
+      let reports: Uint8Array[];
+      try {
+        reports = codec.init();
+      } catch (e) {
+        finish(e); // a random source that gave fewer than 8 bytes (HID_BAD_NONCE)
+        return;
+      }
+      for (const r of reports) link.write(r).catch((e: unknown) => finish(e instanceof LinkError ? e : new LinkError('LINK_IO', `write failed on ${path}`, { path })));
       timer = setTimeout(send, retryMs);
     };
     send();
