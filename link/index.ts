@@ -37,4 +37,6 @@ export {
   type TcpLinkServerOptions,
   type TcpOpenOptions,
 } from './tcp-link.js';
+export { HidLink, loadNodeHidModule, hidLinkError, HID_LINK_REPORT_SIZE, type HidLinkOptions, type NodeHidDevice, type NodeHidModule } from './hid-link.js';
+export { HidMemoryLink, HidMemoryDevice, createHidMemoryPair, type HidMemoryRole, type HidMemoryDeviceOptions } from './hid-memory.js';
 export { LinkError, type LinkErrorCode } from '../protocol/errors.js';

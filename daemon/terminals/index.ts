@@ -29,6 +29,7 @@ export {
   type TcpDiscoveryOptions,
 } from './discovery.js';
 export { HidDiscovery, loadNodeHid, hidLoadFailure, type HidDeviceInfo, type HidModule, type HidLoader, type HidDiscoveryOptions } from './hid-discovery.js';
+export { openHidChannel, HID_INIT_RETRY_MS, HID_INIT_ATTEMPTS, type OpenHidChannelOptions } from './hid-channel.js';
 export { Reasons, reasonForError, TERMINAL_REASON_CODES, type TerminalReason, type TerminalReasonCode, type ReasonContext } from './terminal-reasons.js';
 
 /** Options of {@link createTerminalManager}. */

@@ -24,5 +24,6 @@ export {
   type CardLoader,
   type SimLogger,
 } from './simulated-terminal.js';
+export { HidDevicePort, HID_TERMINAL_MAX_FRAME_SIZE, type HidDevicePortOptions, type HidDeviceCounters } from './hid-device-port.js';
 export { PtyPort, SerialDevicePort, TcpPort, type TerminalPort, type PortKind, type PortPacing } from './ports.js';
 export { ControlServer, parseControlLine, parseControlWords, MAX_CONTROL_LINE, type ControlHandler } from './control-server.js';
