@@ -117,6 +117,8 @@ const PREREQUISITES: readonly string[] = ['framing.good-frame', 'cbor.canonical-
 
 /** Keepalive gap the protocol allows during a long wait. */
 export const MAX_KEEPALIVE_GAP_MS = 250;
+/** Allowance for measuring keepalive gaps at the host (scheduling on both ends, the line). */
+export const KEEPALIVE_SLACK_MS = 100;
 /** How long the suite waits for an answer that must come. */
 const ANSWER_MS = 1500;
 /** How long silence must last to count as "not answered". */
@@ -259,11 +261,18 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 
   // One session object for the whole run (it only listens until asked to do something).
   const sealedWrites: Uint8Array[][] = [];
+  /** Message bytes received per request id (as decrypted), for the exactly-once checks. */
+  const received = new Map<number, Uint8Array[]>();
   session = new TerminalSession(intercept, {
     trust: options.trust,
     closeWhenUnresponsive: false,
-    trace: (dir, _item, _bytes, t) => {
+    trace: (dir, item, bytes, t) => {
       if (dir === 'tx' && t.sealed && t.wire !== undefined) sealedWrites.push(t.wire.map((w) => new Uint8Array(w)));
+      if (dir === 'rx' && !(item instanceof UnicardError) && item.type !== 'Keepalive') {
+        const list = received.get(t.requestId) ?? [];
+        list.push(new Uint8Array(bytes));
+        received.set(t.requestId, list);
+      }
     },
   });
 
@@ -451,10 +460,10 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     const s = session!;
     const id = probe.nextId();
     const unixMs = Date.now() - 3_600_000;
-    const rx: Uint8Array[] = [];
     const first = await s.request({ type: 'SetTime', unixMs }, { id });
     const second = await s.request({ type: 'SetTime', unixMs }, { id });
-    rx.push(encodeMessage(first), encodeMessage(second));
+    const rx = received.get(id) ?? [];
+    if (rx.length !== 2) throw new Fail(`expected two answers to id ${id}, saw ${rx.length}`);
     await s.request({ type: 'SetTime', unixMs: Date.now() });
     ev.push(`SetTime id ${id} twice: ${hex(rx[0]!)} / ${hex(rx[1]!)}`);
     if (Buffer.compare(Buffer.from(rx[0]!), Buffer.from(rx[1]!)) !== 0) {
@@ -504,7 +513,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     ev.push(`${wait.type} for 1500 ms: ${stamps.length} Keepalive (${[...statuses].join(', ') || 'none'}), largest gap ${gap.toFixed(0)} ms; ended with ${outcome}`);
     await sleep(300); // let a late answer pass before the next check
     if (stamps.length === 0) throw new Fail('no Keepalive during the wait');
-    if (gap > MAX_KEEPALIVE_GAP_MS + 50) throw new Fail(`a gap of ${gap.toFixed(0)} ms (at most ${MAX_KEEPALIVE_GAP_MS} ms allowed)`);
+    // Measured on arrival at the host: allow for scheduling on both ends and the line.
+    if (gap > MAX_KEEPALIVE_GAP_MS + KEEPALIVE_SLACK_MS) throw new Fail(`a gap of ${gap.toFixed(0)} ms (at most ${MAX_KEEPALIVE_GAP_MS} ms allowed, +${KEEPALIVE_SLACK_MS} ms for measuring at the host)`);
   });
 
   await run('keepalive.cancel', sealed, async (ev) => {

@@ -80,7 +80,8 @@ describe('unicard conformance against unicard-sim', () => {
       expect((await sim.control({ cmd: 'quirk', name: quirk })).ok).toBe(true);
       try {
         const { code, report } = await conformance();
-        expect(failing(report)).toEqual(expected);
+        const evidence = report.results.filter((x) => x.status === 'FAIL').map((x) => `${x.id}: ${x.evidence.join(' | ')}`).join('\n');
+        expect(failing(report), evidence).toEqual(expected);
         expect(code).toBe(1);
         // Whatever did not fail either passed or was skipped because a failed check was needed.
         for (const r of report.results.filter((x) => x.status === 'SKIP')) expect(r.evidence.join(' ')).toMatch(/needs |--firmware-dir/);
