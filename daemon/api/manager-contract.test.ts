@@ -3,8 +3,8 @@ import type { TerminalManager, TerminalEvent as ManagerEvent } from '../terminal
 import type { ApiTerminalManager, TerminalEvent } from './manager-contract.js';
 import { FakeTerminalManager } from './api-test-kit.js';
 
-// The contract is checked by the type checker (make typecheck): the daemon's manager and its
-// events must fit what the API codes against. These assignments fail to compile on drift.
+// The types are shared, so these hold by construction; the assignments keep it so if someone
+// redefines them on the API side (they fail to compile on drift).
 type Fits<A, B> = A extends B ? true : false;
 const managerFits: Fits<TerminalManager, ApiTerminalManager> = true;
 const eventsFit: Fits<ManagerEvent, TerminalEvent> = true;
