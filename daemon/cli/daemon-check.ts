@@ -25,7 +25,7 @@ export async function daemonTerminals(values: { socket?: string | undefined; tok
 }
 
 /** A daemon terminal on the same port or address as `target`, if any. */
-function heldBy(terminals: readonly TerminalView[], target: LinkTarget): TerminalView | undefined {
+export function heldBy(terminals: readonly TerminalView[], target: LinkTarget): TerminalView | undefined {
   return terminals.find((t) => JSON.stringify(t).includes(`"${target.path}"`));
 }
 

@@ -24,7 +24,7 @@ import {
   type CliIo,
   type LinkTarget,
 } from './cli-common.js';
-import { refuseIfDaemonHolds } from './daemon-check.js';
+import { daemonTerminals, heldBy, refuseIfDaemonHolds } from './daemon-check.js';
 
 /** Opens the target, waits briefly for a banner on TCP (sent at connect), returns a session. */
 export async function connect(target: LinkTarget, baud: number | undefined, trust: Parameters<typeof TerminalSession.open>[1]['trust'] | undefined): Promise<TerminalSession> {
@@ -55,7 +55,18 @@ export async function infoCommand(argv: readonly string[], io: CliIo): Promise<n
   const { values } = parseCommand(argv, LINK_OPTIONS, INFO_USAGE);
   if (values.help) return io.out(`${INFO_USAGE}\n`), ExitCode.OK;
   const target = linkTarget(values, INFO_USAGE);
-  await refuseIfDaemonHolds(values, io, target, 'info');
+  // The daemon holds it: ask the daemon (its API) instead of fighting it for the port.
+  const daemon = await daemonTerminals(values, io);
+  const held = daemon !== undefined && 'terminals' in daemon ? heldBy(daemon.terminals, target) : undefined;
+  if (held !== undefined) {
+    const out = { source: `unicardd (${daemon!.socket})`, ...held, link: `${held.link} ${held.path}` };
+    if (values.json) io.out(jsonText(out));
+    else {
+      for (const [k, val] of Object.entries(out)) io.out(`${k.padEnd(16)} ${typeof val === 'object' && val !== null ? JSON.stringify(val) : String(val)}\n`);
+      io.out('(from unicardd, which holds this terminal; stop unicardd to query the terminal directly)\n');
+    }
+    return ExitCode.OK;
+  }
   const trust = hasTrust(values) ? await trustFrom(values, io) : undefined;
   const s = await connect(target, intOption('baud', values.baud, 300, 4_000_000, 115_200), trust);
   try {

@@ -62,8 +62,14 @@ describe('unicard with unicardd running', () => {
     expect(rows.find((d) => d.terminalId === TRUSTED_TERMINAL)!.state).toContain('held by unicardd');
   }, 30_000);
 
-  it('info and flash do not fight the daemon for its port: exit 3, saying to stop unicardd', async () => {
-    for (const args of [['info'], ['flash', join(world.worldDir, 'firmware-1.1.0.img'), '--vendor-root', world.vendorPub]]) {
+  it('info asks the daemon about a terminal it holds', async () => {
+    const r = await runCli(['info', '--port', sim.address, '--socket', daemon.ready.socket, '--token', TOKEN, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: TRUSTED_TERMINAL, state: 'ready', model: 'SIM-1', source: expect.stringContaining('unicardd') });
+  }, 30_000);
+
+  it('ping, test and flash do not fight the daemon for its port: exit 3, saying to stop unicardd', async () => {
+    for (const args of [['ping'], ['test'], ['flash', join(world.worldDir, 'firmware-1.1.0.img'), '--vendor-root', world.vendorPub]]) {
       const r = await runCli([...args, '--port', sim.address, '--socket', daemon.ready.socket, '--token', TOKEN]);
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('unicardd');
