@@ -109,6 +109,19 @@ describe('DispenseService on the reference firmware', () => {
     expect(await code(service.commit('other-shop', a.authorizationId, [{ item: 'sugar', quantity: 5 }]))).toBe('AUTHORIZATION_NOT_FOUND');
   });
 
+  it('refuses ration goods that are not on the price list, naming the item', async () => {
+    await insert('PSD-000001');
+    await terminal.control({ cmd: 'finger', finger: 0 });
+    try {
+      await service.authorize({ terminalId: 'SIM0001', service: 'ration', items: [{ item: 'caviar', quantity: 1 }], idempotencyKey: 'r-unknown' }, { clientId: 'grocer', session });
+      throw new Error('expected a refusal');
+    } catch (e) {
+      expect(e).toBeInstanceOf(DispenseError);
+      expect((e as DispenseError).code as string).toBe('RATION_ITEM_UNKNOWN');
+      expect((e as DispenseError).en).toContain('caviar');
+    }
+  });
+
   it('refuses a replayed card signature: a copied card signing the same nonce, time and counter', async () => {
     nonce = new Uint8Array(32).fill(9);
     await copyFile(cardFile('PSD-000002'), join(dir, 'a-PSD-000002.json'));

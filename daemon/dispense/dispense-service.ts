@@ -457,8 +457,9 @@ export class DispenseService {
       req.service === 'bread'
         ? (req.quantity ?? 0)
         : requested.reduce((sum, l) => sum + l.quantity * (policy.ration.items.find((it) => it.id === l.item)?.price ?? 0), 0);
-    // The card signs the quantity as an unsigned 32-bit number (piastres for ration goods).
-    if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+    // The card signs the quantity as an unsigned 32-bit number (piastres for ration goods;
+    // 0 when no item is on the price list: the policy then refuses with the item's name).
+    if (!Number.isSafeInteger(quantity) || quantity < (req.service === 'bread' ? 1 : 0) || quantity > MAX_QUANTITY) {
       throw invalidParams(req.service === 'bread' ? 'quantity' : 'items', { kind: 'type', en: 'an order worth less than 2^32 units', ar: 'طلبًا أقل من 2^32 وحدة' });
     }
     if (req.supervisorId !== undefined && !s.supervisors.includes(req.supervisorId)) refuse('SUPERVISOR_NOT_ALLOWED', { supervisorId: req.supervisorId });
