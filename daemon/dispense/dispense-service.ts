@@ -251,6 +251,9 @@ const STATE_REFUSALS: Readonly<Record<string, DispenseErrorCode>> = {
   WRONG_GOVERNORATE: 'WRONG_GOVERNORATE',
 };
 
+/** Authorize answers kept in memory for retries. */
+const MAX_KEPT_VIEWS = 10_000;
+
 interface Remembered {
   view: AuthorizationView;
   household: HouseholdInput;
@@ -586,6 +589,9 @@ export class DispenseService {
       const remaining = decision.service === 'bread' ? breadRemaining(decision.remaining) : rationRemaining(decision.remaining);
       const view = this.viewOf(created.authorization, decision.reasons, remaining, verifiedMember);
       this.views.set(view.authorizationId, { view, household });
+      // Answers kept for retries (reasons and remaining are not in the ledger): a bounded
+      // window, oldest first out; an older retry gets the stored authorization without them.
+      if (this.views.size > MAX_KEPT_VIEWS) this.views.delete(this.views.keys().next().value as string);
       progress('authorized', { authorizationId: view.authorizationId });
       show('approved');
       return view;
@@ -632,10 +638,10 @@ export class DispenseService {
   }
 
   /** The receipt as the API shows it, with what is left after it. */
-  receiptView(r: Receipt, a?: Authorization): ReceiptView {
+  receiptView(r: Receipt, a?: Authorization, withRemaining = true): ReceiptView {
     const service = r.service as 'bread' | 'ration';
     let remaining: RemainingView | undefined;
-    const entry = this.views.get(r.authorizationId)?.household ?? this.householdById(r.householdId);
+    const entry = withRemaining ? (this.views.get(r.authorizationId)?.household ?? this.householdById(r.householdId)) : undefined;
     if (entry !== undefined) {
       try {
         const now = this.clock();
@@ -706,10 +712,7 @@ export class DispenseService {
 
   /** Receipts after `sinceSeq` (or from `sinceTime`). */
   receipts(q: { sinceSeq?: number; sinceTime?: number; limit?: number }): ReceiptView[] {
-    return this.deps.ledger.receipts(q).map((r) => {
-      const v = this.receiptView(r);
-      const { remaining: _r, ...rest } = v;
-      return rest;
-    });
+    // Without `remaining`: a list is history, and what is left now is one balance call away.
+    return this.deps.ledger.receipts(q).map((r) => this.receiptView(r, undefined, false));
   }
 }
