@@ -1,15 +1,18 @@
 /**
  * Ledger benchmarks: quota-check latency (the usage-index read the daemon does before every
  * authorization) against ledger size, bytes per receipt, and durable commit throughput with
- * group commit. The ledger grows in place (10k → 100k → 1M receipts) so each size costs
- * only its increment. Run alone with `node --import tsx bench/ledger-bench.ts [--quick]`.
+ * group commit. The ledger grows from one size to the next (10k → 100k → 1M receipts), so
+ * each size costs only its increment, and the populated files are kept for later runs.
+ * Run alone with `node --import tsx bench/ledger-bench.ts [--quick]`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_POLICY } from '../daemon/policy/default-policy.js';
 import { usageQuery } from '../daemon/policy/evaluator.js';
 import { Ledger } from '../daemon/ledger/ledger.js';
+import { SCHEMA_VERSION } from '../daemon/ledger/schema.js';
 import { FixtureWorld } from '../daemon/ledger/ledger-fixtures.js';
 import { householdUsage } from '../daemon/ledger/policy-usage.js';
 import { populateLedger } from '../daemon/ledger/populate.js';
@@ -26,6 +29,8 @@ export interface LedgerBenchOptions {
   readonly commits?: number;
   /** Progress lines on stderr (default true). */
   readonly verbose?: boolean;
+  /** Where populated ledgers are kept for later runs (default results/ledger-cache); null: never cache. */
+  readonly cacheDir?: string | null;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -102,10 +107,37 @@ async function commitThroughput(dir: string, n: number, inFlight: number): Promi
   }
 }
 
+/** Tag of cached bench ledgers: bump when populateLedger or the schema changes what it writes. */
+const BENCH_FORMAT = `ledger-bench/1 schema=${SCHEMA_VERSION}`;
+
+interface Stage {
+  readonly path: string;
+  readonly lastMs: number;
+}
+
+/** A cached ledger of exactly `size` receipts written by this bench format, if there is one. */
+function cachedStage(path: string, size: number): Stage | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      const seq = (db.prepare('SELECT max(seq) AS s FROM receipts').get() as { s: number | null }).s;
+      if (meta.get('bench:format') !== BENCH_FORMAT || seq !== size) return undefined;
+      return { path, lastMs: Number(meta.get('bench:last-ms')) };
+    } finally {
+      db.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The ledger rows of the benchmark table: quota check p50/p99 at each size (the target,
  * p99 ≤ 1 ms, applies at 1,000,000 receipts), bytes per receipt, bulk-load rate and durable
- * commit throughput.
+ * commit throughput. Populated ledgers are kept in `cacheDir` (default results/ledger-cache,
+ * not committed) and reused by later runs: a million receipts take minutes to sign and write.
  */
 export async function ledgerRows(options: LedgerBenchOptions = {}): Promise<BenchRow[]> {
   const sizes = options.sizes ?? [10_000, 100_000, 1_000_000];
@@ -113,39 +145,72 @@ export async function ledgerRows(options: LedgerBenchOptions = {}): Promise<Benc
   const log = (s: string) => {
     if (options.verbose !== false) process.stderr.write(`ledger bench: ${s}\n`);
   };
+  const cacheDir = options.cacheDir === undefined ? 'results/ledger-cache' : options.cacheDir;
   const dir = mkdtempSync(join(tmpdir(), 'unicard-ledger-bench-'));
+  const keep = cacheDir ?? dir;
+  mkdirSync(keep, { recursive: true });
   const rows: BenchRow[] = [];
   const world = new FixtureWorld('bench');
-  // A large page cache for the bulk load; the quota checks below read a few pages each.
-  const ledger = Ledger.open(join(dir, 'ledger.db'), { daemonSeed: world.daemonSeed, cacheSizeKiB: 256 * 1024 });
+  const largest = sizes[sizes.length - 1] ?? 0;
+  // One household population for all sizes (as a shop's ledger grows, its households stay).
+  const households = Math.min(5000, Math.max(20, Math.ceil(largest / 250)));
+  const householdIds = Array.from({ length: households }, (_, i) => `H${String(i + 1).padStart(6, '0')}`);
+  const stagePath = (size: number) => join(keep, `ledger-${size}-h${households}.db`);
+  let previous: Stage | undefined;
+  let previousSize = 0;
+  let loaded = 0;
+  let loadSeconds = 0;
+  let reused = 0;
   try {
-    const largest = sizes[sizes.length - 1] ?? 0;
-    // One household population for all sizes (as a shop's ledger grows, its households stay).
-    const households = Math.min(5000, Math.max(20, Math.ceil(largest / 250)));
-    let have = 0;
-    let startMs = Date.UTC(2023, 0, 1, 4);
-    let lastMs = startMs;
-    let householdIds: readonly string[] = [];
-    let loadSeconds = 0;
     for (const size of sizes) {
-      const t = process.hrtime.bigint();
-      const r = populateLedger(ledger, size - have, {
-        world,
-        households,
-        seed: size,
-        startMs,
-        progress: (done) => log(`${formatValue(have + done)} receipts`),
-      });
-      loadSeconds += Number(process.hrtime.bigint() - t) / 1e9;
-      have = size;
-      householdIds = r.householdIds;
-      lastMs = r.lastMs;
-      startMs = r.lastMs + 86_400_000;
+      let stage = cacheDir === null ? undefined : cachedStage(stagePath(size), size);
+      if (stage !== undefined) {
+        reused++;
+        log(`${formatValue(size)} receipts: reusing ${stage.path}`);
+      } else {
+        const work = join(dir, 'work.db');
+        rmSync(work, { force: true });
+        if (previous !== undefined) copyFileSync(previous.path, work);
+        // A large page cache for the bulk load; the quota checks below run with the default.
+        const ledger = Ledger.open(work, { daemonSeed: world.daemonSeed, cacheSizeKiB: 256 * 1024 });
+        let lastMs: number;
+        try {
+          const t = process.hrtime.bigint();
+          const r = populateLedger(ledger, size - previousSize, {
+            world,
+            households,
+            seed: size,
+            startMs: previous === undefined ? Date.UTC(2023, 0, 1, 4) : previous.lastMs + 86_400_000,
+            progress: (done) => log(`${formatValue(previousSize + done)} receipts`),
+          });
+          loadSeconds += Number(process.hrtime.bigint() - t) / 1e9;
+          loaded += size - previousSize;
+          lastMs = r.lastMs;
+          ledger.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?)').run('bench:format', BENCH_FORMAT, 'bench:last-ms', String(lastMs));
+        } finally {
+          ledger.close();
+        }
+        copyFileSync(work, stagePath(size));
+        rmSync(work, { force: true });
+        stage = { path: stagePath(size), lastMs };
+      }
+      previous = stage;
+      previousSize = size;
       // Measure as the daemon runs: its own connection with the default page cache.
-      const reader = Ledger.open(join(dir, 'ledger.db'), { daemonSeed: world.daemonSeed });
+      const reader = Ledger.open(stage.path, { daemonSeed: world.daemonSeed });
       let lat: number[];
       try {
-        lat = timeQuotaChecks(reader, householdIds, lastMs, samples);
+        lat = timeQuotaChecks(reader, householdIds, stage.lastMs, samples);
+        if (size === largest) {
+          const stats = reader.stats();
+          rows.push({
+            group: 'ledger',
+            name: `ledger bytes per receipt, ${formatValue(stats.receipts)} receipts`,
+            value: stats.bytes / stats.receipts,
+            unit: 'B',
+            note: 'SQLite pages in use / receipts: receipt with evidence, authorization, usage index, card-auth record',
+          });
+        }
       } finally {
         reader.close();
       }
@@ -164,25 +229,16 @@ export async function ledgerRows(options: LedgerBenchOptions = {}): Promise<Benc
       });
       log(`${n} receipts: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
     }
-    const stats = ledger.stats();
-    rows.push({
-      group: 'ledger',
-      name: `ledger bytes per receipt, ${formatValue(stats.receipts)} receipts`,
-      value: stats.bytes / stats.receipts,
-      unit: 'B',
-      note: 'SQLite pages in use / receipts: receipt with evidence, authorization, usage index, card-auth record',
-    });
-    rows.push({
-      group: 'ledger',
-      name: 'bulk load (one transaction per 50,000)',
-      value: stats.receipts / loadSeconds,
-      unit: 'receipts/s',
-      note: 'same code as commits; placeholder card signatures, real daemon signatures',
-    });
-  } finally {
-    ledger.close();
-  }
-  try {
+    if (loaded > 0) {
+      rows.push({
+        group: 'ledger',
+        name: 'bulk load (one transaction per 50,000)',
+        value: loaded / loadSeconds,
+        unit: 'receipts/s',
+        note: 'same code as commits; placeholder card signatures, real daemon signatures',
+      });
+    }
+    if (reused > 0) log(`${reused} of ${sizes.length} ledgers reused from ${keep} (delete it to rebuild)`);
     const n = options.commits ?? 2000;
     const c = await commitThroughput(dir, n, 64);
     rows.push({
@@ -195,7 +251,9 @@ export async function ledgerRows(options: LedgerBenchOptions = {}): Promise<Benc
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return rows;
+  // Rows in a stable order: latencies by size, then bytes, load, commits.
+  const order = (r: BenchRow) => (r.name.startsWith('quota') ? 0 : r.name.startsWith('ledger bytes') ? 1 : r.name.startsWith('bulk') ? 2 : 3);
+  return rows.map((r, i) => ({ r, i })).sort((x, y) => order(x.r) - order(y.r) || x.i - y.i).map((x) => x.r);
 }
 
 // Run on its own: node --import tsx bench/ledger-bench.ts [--quick]

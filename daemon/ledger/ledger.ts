@@ -48,7 +48,7 @@ import {
   parseReceiptBody,
   receiptFrom,
   receiptId,
-  signReceiptBody,
+  receiptSigner,
   totalQuantity,
 } from './receipt.js';
 import { migrate } from './schema.js';
@@ -471,12 +471,13 @@ export class Ledger {
   private headId: Uint8Array = GENESIS_PREV;
   private closed = false;
   private readonly parsers: EvidenceParsers;
+  private readonly signer: (body: Uint8Array) => { signature: Uint8Array; id: Uint8Array };
 
   private constructor(
     /** The SQLite connection (for verifyLedger and exportReceipts; do not write through it). */
     readonly db: Database.Database,
     readonly path: string,
-    private readonly daemonSeed: Uint8Array,
+    daemonSeed: Uint8Array,
     options: LedgerOptions,
   ) {
     this.ed = options.ed ?? new NodeEd25519();
@@ -485,6 +486,7 @@ export class Ledger {
     this.daemonKeyId = keyIdOf(this.daemonPublicKey);
     this.st = statements(db);
     this.parsers = cachingParsers();
+    this.signer = receiptSigner(this.ed, daemonSeed);
     // Record which daemon keys wrote this file: a hint for auditors (they trust only the keys they hold).
     db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?), (?, ?)').run(
       'created',
@@ -872,7 +874,7 @@ export class Ledger {
     const seq = this.headSeq + 1;
     const fields: ReceiptFields = { ...t, authorizationId, seq, prev: this.headId, time: now, lines, usage, daemonKeyId: this.daemonKeyId };
     const body = encodeReceiptBody(fields, { validate: false });
-    const { signature, id } = signReceiptBody(this.ed, this.daemonSeed, body);
+    const { signature, id } = this.signer(body);
     const service = serviceCode(t.service);
     this.st.insertReceipt.run({
       seq,

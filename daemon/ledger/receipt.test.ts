@@ -9,7 +9,8 @@ import { CborWriter } from './cbor-writer.js';
 import { LedgerError } from './ledger-error.js';
 import type { ReceiptFields } from './ledger-types.js';
 import { SERVICE_NAMES } from './ledger-types.js';
-import { encodeReceiptBody, encodeReceiptBodyReference, parseReceiptBody, receiptId, receiptSignedBytes } from './receipt.js';
+import { encodeReceiptBody, encodeReceiptBodyReference, parseReceiptBody, receiptId, receiptSignedBytes, receiptSigner, signReceiptBody } from './receipt.js';
+import { NodeEd25519, TweetnaclEd25519 } from '../../protocol/crypto/ed25519.js';
 
 /** Runs of a slow property: the default here, a share of `make fuzz`'s long count. */
 const slowRuns = (defaultRuns: number, share: number): number => Math.max(defaultRuns, Math.floor(fuzzRuns(defaultRuns) / share));
@@ -189,6 +190,18 @@ describe('receipt body', () => {
       }),
       { numRuns: slowRuns(2000, 10) },
     );
+  });
+
+  it('receiptSigner signs exactly as Ed25519.sign does, with node:crypto and tweetnacl', () => {
+    const body = encodeReceiptBody(sample());
+    const seed = bytes(32, 42);
+    for (const ed of [new NodeEd25519(), new TweetnaclEd25519()]) {
+      const fast = receiptSigner(ed, seed)(body);
+      const plain = signReceiptBody(ed, seed, body);
+      expect(toHex(fast.signature)).toBe(toHex(plain.signature));
+      expect(toHex(fast.id)).toBe(toHex(receiptId(body)));
+      expect(ed.verify(ed.publicKeyFromSeed(seed), receiptSignedBytes(body), fast.signature)).toBe(true);
+    }
   });
 
   it('is identified by SHA-512 of domain ‖ 0x00 ‖ body', () => {

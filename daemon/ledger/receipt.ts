@@ -5,6 +5,7 @@
  * bytes (never of the signature). Each body names the previous receipt's id: the chain.
  * The layout is documented in LEDGER.md; the key numbers below are frozen.
  */
+import { createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { decodeCanonical, encodeCanonical, type CborValue } from '../../protocol/cbor-codec.js';
 import { isBytes, sha512, toHex } from '../../protocol/crypto/bytes.js';
 import { Domain } from '../../protocol/crypto/domains.js';
@@ -348,6 +349,23 @@ export function receiptId(body: Uint8Array): Uint8Array {
 export function signReceiptBody(ed: Ed25519, daemonSeed: Uint8Array, body: Uint8Array): { signature: Uint8Array; id: Uint8Array } {
   const bytes = receiptSignedBytes(body);
   return { signature: ed.sign(daemonSeed, bytes), id: sha512(bytes) };
+}
+
+// RFC 8410 PKCS#8 wrapper of a raw Ed25519 seed.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A signer of receipt bodies for one daemon key. With node:crypto it holds the parsed key
+ * object, so a commit pays for the signature only (Ed25519 is deterministic: the signature is
+ * the one `ed.sign` would give); any other implementation is called as it is.
+ */
+export function receiptSigner(ed: Ed25519, daemonSeed: Uint8Array): (body: Uint8Array) => { signature: Uint8Array; id: Uint8Array } {
+  if (ed.name !== 'node:crypto') return (body) => signReceiptBody(ed, daemonSeed, body);
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, daemonSeed]), format: 'der', type: 'pkcs8' });
+  return (body) => {
+    const bytes = receiptSignedBytes(body);
+    return { signature: new Uint8Array(nodeSign(null, bytes, key)), id: sha512(bytes) };
+  };
 }
 
 /** Sum of the line quantities. */
