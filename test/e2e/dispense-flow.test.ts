@@ -353,8 +353,11 @@ describe('dispensing over a real pty', () => {
     const from = progress.length;
     const pending = authorize({ quantity: 5, idempotencyKey: k }).catch((e: unknown) => e);
     await eventually(() => progress.slice(from).find((p) => p.stage === 'waiting_card'), 10_000, 'waiting_card');
+    expect(((await sim.control({ cmd: 'status' })) as { status: { activeRequests: number } }).status.activeRequests).toBeGreaterThanOrEqual(1);
     await client.close();
     expect(await pending).toBeInstanceOf(ApiClientError);
+    // The daemon sent Cancel: the terminal stops waiting for a card.
+    await eventually(async () => (((await sim.control({ cmd: 'status' })) as { status: { activeRequests: number } }).status.activeRequests === 0 ? true : undefined), 5000, 'the CardWait cancelled');
     client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'bakery-pos' });
     await client.subscribe(['authorization.progress'], (_event, params) => progress.push(params as Record<string, unknown>));
     await eventually(async () => ((await client.claim(TRUSTED_TERMINAL, { waitMs: 2000 })).terminalId ? true : undefined), 10_000, 'the claim');
