@@ -369,6 +369,28 @@ describe('dispensing over a real pty', () => {
     await client.call('void', { authorizationId: a.authorizationId });
   }, 60_000);
 
+  it('a terminal unplugged mid-authorize: TERMINAL_GONE, nothing recorded, and it works again once back', async () => {
+    await insert('PSD-000005');
+    const k = key('unplug');
+    const from = progress.length;
+    const before = (await client.call<{ last: number }>('receipts.list', {})).last;
+    const pending = authorize({ quantity: 5, idempotencyKey: k }).catch((e: unknown) => e);
+    await eventually(() => progress.slice(from).find((p) => p.stage === 'waiting_finger'), 10_000, 'waiting_finger');
+    expect((await sim.control({ cmd: 'vanish' })).ok).toBe(true);
+    const e = (await pending) as ApiClientError;
+    expect(e).toBeInstanceOf(ApiClientError);
+    expect(e.code).toBe('TERMINAL_GONE');
+    expect((await sim.control({ cmd: 'return' })).ok).toBe(true);
+    await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 20_000, 'terminal ready again');
+    // The citizen takes the card out and in again (the old verification ends with it).
+    await insert('PSD-000005');
+    await finger(0);
+    const a = await authorize({ quantity: 5, idempotencyKey: k });
+    expect(a).toMatchObject({ approvedQuantity: 5, replayed: false });
+    await client.call('void', { authorizationId: a.authorizationId });
+    expect((await client.call<{ last: number }>('receipts.list', {})).last).toBe(before);
+  }, 60_000);
+
   it('the ledger verifies offline with only the public roots, and fails after one altered byte', async () => {
     await client.close();
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
