@@ -757,6 +757,8 @@ export class Ledger {
    * Checks a card's counter went up since the highest seen, and records it (durably).
    * With the card-auth structure, also refuses one already used (CARD_SIGNATURE_REPLAYED)
    * and remembers it, so the authorization that follows binds it without a second counter step.
+   * Without it, the counter is simply used up: meant for card authentications that lead to no
+   * authorization (a balance read); an authorization with that same counter is then refused.
    */
   checkAndRecordCardCounter(cardId: string, counter: number, cardAuth?: SignedStructure): Promise<void> {
     return this.write(() => {

@@ -111,6 +111,48 @@ function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
+/**
+ * Remembers keys already seen (card-auth hashes, card counters, authorization ids) with the
+ * receipt that used them first. In memory for exports; in a TEMP table for ledger files, so
+ * verifying tens of millions of receipts does not need gigabytes of memory.
+ */
+export interface SeenStore {
+  /** The seq that first used `key` of `kind`, or undefined after recording `seq` as its first use. */
+  first(kind: string, key: string, seq: number): number | undefined;
+}
+
+/** A {@link SeenStore} in memory. */
+export class MemorySeenStore implements SeenStore {
+  private readonly maps = new Map<string, Map<string, number>>();
+  first(kind: string, key: string, seq: number): number | undefined {
+    let m = this.maps.get(kind);
+    if (m === undefined) this.maps.set(kind, (m = new Map()));
+    const s = m.get(key);
+    if (s === undefined) m.set(key, seq);
+    return s;
+  }
+}
+
+/** A {@link SeenStore} in a TEMP table of an SQLite connection (dropped by `drop`). */
+class SqliteSeenStore implements SeenStore {
+  private readonly get: Database.Statement<[string, string], { seq: number }>;
+  private readonly put: Database.Statement<[string, string, number]>;
+  constructor(private readonly db: Database.Database) {
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS verify_seen (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID');
+    db.exec('DELETE FROM temp.verify_seen');
+    this.get = db.prepare('SELECT seq FROM temp.verify_seen WHERE kind = ? AND key = ?');
+    this.put = db.prepare('INSERT INTO temp.verify_seen (kind, key, seq) VALUES (?, ?, ?)');
+  }
+  first(kind: string, key: string, seq: number): number | undefined {
+    const s = this.get.get(kind, key)?.seq;
+    if (s === undefined) this.put.run(kind, key, seq);
+    return s;
+  }
+  drop(): void {
+    this.db.exec('DROP TABLE IF EXISTS temp.verify_seen');
+  }
+}
+
 /** What a receipt counted, keyed for the index comparison. */
 export interface UsageContribution {
   readonly householdId: string;
@@ -139,16 +181,17 @@ export class ReceiptChainVerifier {
   // Caches: a ledger holds the same cards and terminals thousands of times.
   private readonly cardCerts = new Map<string, CardCertificate | string>();
   private readonly deviceChecks = new Map<string, string | null>();
-  private readonly cardAuthsSeen = new Map<string, number>();
-  private readonly countersSeen = new Map<string, number>();
-  private readonly authsSeen = new Map<string, number>();
+  private readonly seen: SeenStore;
 
   constructor(
     roots: LedgerRoots,
     private readonly options: VerifyOptions = {},
     /** Seq and id the chain continues from (an export from seq N+1 continues from receipt N). */
     start?: { seq: number; id: Uint8Array },
+    /** Where "already seen" keys are kept (default: in memory). */
+    seen: SeenStore = new MemorySeenStore(),
   ) {
+    this.seen = seen;
     this.ed = options.ed ?? new NodeEd25519();
     this.issuers = toTrusted(roots.issuerRoots);
     this.vendors = toTrusted(roots.vendorRoots);
@@ -220,9 +263,8 @@ export class ReceiptChainVerifier {
     this.checkEvidence(seq, f);
     this.checkTerminal(seq, f, r.terminalCertificate);
 
-    const authSeq = this.authsSeen.get(f.authorizationId);
+    const authSeq = this.seen.first('authorization', f.authorizationId, seq);
     if (authSeq !== undefined) this.problem(seq, 'AUTHORIZATION_REUSED', `receipt ${seq}: authorization ${f.authorizationId} was already committed by receipt ${authSeq}`);
-    else this.authsSeen.set(f.authorizationId, seq);
     return f;
   }
 
@@ -272,15 +314,12 @@ export class ReceiptChainVerifier {
     if (amount > auth.quantity) {
       this.problem(seq, 'DISPENSED_EXCEEDS_CARD_AUTH', `receipt ${seq}: dispensed ${amount} ${f.service === 'ration' ? 'piastres' : 'units'}, the card approved ${auth.quantity}`);
     }
-    const hash = latin1(cardAuthHash(f.cardAuth));
-    const firstUse = this.cardAuthsSeen.get(hash);
+    const firstUse = this.seen.first('card-auth', latin1(cardAuthHash(f.cardAuth)), seq);
     if (firstUse !== undefined) this.problem(seq, 'CARD_SIGNATURE_REUSED', `receipt ${seq}: its card signature was already used by receipt ${firstUse}`);
-    else this.cardAuthsSeen.set(hash, seq);
-    const counterKey = `${auth.cardId}\u0000${auth.counter}`;
-    const counterUse = this.countersSeen.get(counterKey);
+    const counterUse = this.seen.first('counter', `${auth.cardId}\u0000${auth.counter}`, seq);
     if (counterUse !== undefined && firstUse === undefined) {
       this.problem(seq, 'CARD_COUNTER_REUSED', `receipt ${seq}: card ${auth.cardId} counter ${auth.counter} was already used by receipt ${counterUse} (a cloned card)`);
-    } else if (counterUse === undefined) this.countersSeen.set(counterKey, seq);
+    }
 
     if (f.holderVerify !== undefined) {
       try {
@@ -380,7 +419,14 @@ const PAGE = 2000;
  */
 export function verifyLedger(source: Source, roots: LedgerRoots, options: VerifyOptions = {}): LedgerReport {
   const { db, close } = openSource(source);
-  const v = new ReceiptChainVerifier(roots, options);
+  let seen: SqliteSeenStore;
+  try {
+    seen = new SqliteSeenStore(db);
+  } catch (e) {
+    if (close) db.close();
+    throw toLedgerError(e, 'verify ledger');
+  }
+  const v = new ReceiptChainVerifier(roots, options, undefined, seen);
   try {
     db.exec(`CREATE TEMP TABLE IF NOT EXISTS verify_usage (
       household_id TEXT NOT NULL, period TEXT NOT NULL, service INTEGER NOT NULL, item TEXT NOT NULL,
@@ -444,6 +490,7 @@ export function verifyLedger(source: Source, roots: LedgerRoots, options: Verify
       .all();
     for (const o of orphans) v.problem(null, 'AUTHORIZATION_STATE_MISMATCH', `authorization ${o.id} is committed but receipt ${o.receipt_seq ?? 'none'} is not its receipt`);
     db.exec('DROP TABLE temp.verify_usage');
+    seen.drop();
   } catch (e) {
     if (e instanceof LedgerError && e.code !== 'LEDGER_IO' && e.code !== 'LEDGER_CORRUPT') throw e;
     const err = toLedgerError(e, 'verify ledger');
