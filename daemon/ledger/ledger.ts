@@ -131,7 +131,8 @@ interface EvidenceRow {
   terminal_cert_hash: Uint8Array;
 }
 
-interface ReceiptRow {
+/** A row of the receipts table (as read by toReceipt). */
+export interface ReceiptRow {
   seq: number;
   id: Uint8Array;
   prev: Uint8Array;
