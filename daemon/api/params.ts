@@ -23,6 +23,14 @@ export class ParamReader {
     return Object.hasOwn(this.raw, name) ? this.raw[name] : undefined;
   }
 
+  /**
+   * The raw JSON value of a parameter this reader has no typed helper for (an array of
+   * objects, say), marked as read; the caller validates it and names the field in errors.
+   */
+  unchecked(name: string): unknown {
+    return this.take(name);
+  }
+
   /** A required non-empty string. */
   string(name: string, maxLength = DEFAULT_MAX_STRING): string {
     const v = this.take(name);

@@ -30,14 +30,8 @@ const SHOP_ROLES = ['shop'] as const;
 const MAX_KEY = 128;
 const MAX_ITEMS = 64;
 
-/** Reads a param the ParamReader has no helper for (an array of objects), marking it read. */
-function rawParam(reader: ParamReader, name: string): unknown {
-  // ParamReader.take is private in TypeScript only; it records the field as read for done().
-  return (reader as unknown as { take(n: string): unknown }).take(name);
-}
-
 function readItems(reader: ParamReader, name: string): ItemLine[] | undefined {
-  const v = rawParam(reader, name);
+  const v = reader.unchecked(name);
   if (v === undefined) return undefined;
   const bad = (field: string): never => {
     throw invalidParams(field, {
