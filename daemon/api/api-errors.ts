@@ -141,7 +141,8 @@ export const JSON_RPC = {
 
 /** The `data` member of every error the API sends. */
 export interface ApiErrorData {
-  code: ApiErrorCode;
+  /** A stable name: from API_ERRORS, or from an extension's catalog (see DISPENSE-API.md). */
+  code: string;
   en: string;
   ar: string;
   [detail: string]: unknown;
@@ -164,14 +165,17 @@ export interface ApiErrorOptions {
 
 /** An error the API reports to a client. Throw it from a method handler. */
 export class ApiError extends UnicardError {
-  declare readonly code: ApiErrorCode;
+  /** A name from {@link API_ERRORS}, or from the catalog of a module that extends the API (dispensing). */
+  declare readonly code: string;
   /** The JSON-RPC `error.code`. */
   readonly rpcCode: number;
   readonly en: string;
   readonly ar: string;
 
-  constructor(code: ApiErrorCode, options: ApiErrorOptions = {}) {
-    const entry: ApiErrorEntry = API_ERRORS[code];
+  constructor(code: ApiErrorCode, options?: ApiErrorOptions);
+  /** An error of another catalog in the same shape (its own name, number and both texts). */
+  constructor(code: string, options: ApiErrorOptions, entry: ApiErrorEntry);
+  constructor(code: string, options: ApiErrorOptions = {}, entry: ApiErrorEntry = API_ERRORS[code as ApiErrorCode]) {
     const en = options.en ?? entry.en;
     super(code, en, options.detail);
     this.rpcCode = entry.rpc;

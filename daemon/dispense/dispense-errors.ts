@@ -76,13 +76,7 @@ export const DISPENSE_ERROR_CODES = Object.keys(DISPENSE_ERRORS) as DispenseErro
 /** A dispensing refusal, sent to the client like any ApiError (code, en, ar, detail). */
 export class DispenseError extends ApiError {
   constructor(code: DispenseErrorCode, options: { en?: string; ar?: string; detail?: Record<string, unknown> } = {}) {
-    const entry = DISPENSE_ERRORS[code];
-    // ApiError looks its code up in the API's own catalog; construct as a generic error,
-    // then put this catalog's name and number in place (same fields the transport reads).
-    super('INTERNAL_ERROR', { en: options.en ?? entry.en, ar: options.ar ?? entry.ar, ...(options.detail === undefined ? {} : { detail: options.detail }) });
-    Object.defineProperty(this, 'code', { value: code, enumerable: true });
-    Object.defineProperty(this, 'rpcCode', { value: entry.rpc, enumerable: true });
-    this.name = 'DispenseError';
+    super(code, options, DISPENSE_ERRORS[code]);
   }
 }
 
