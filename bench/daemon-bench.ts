@@ -1,0 +1,465 @@
+/**
+ * Daemon throughput, CPU per authorization and memory: the real `unicardd` process (data dir
+ * on disk, commits durable as the daemon makes them), simulated terminals on unpaced TCP
+ * links, one shop client per terminal. The terminals all live in THIS process (they sign
+ * with node:crypto, so they cost the daemon's two cores as little as they can; they still
+ * share the machine): the daemon's own CPU time is read from /proc/<pid>/stat around each
+ * run, and its memory from /proc/<pid>/status. An authorization here is authorize (card
+ * auth + holder verify, finger queued in advance, no sensor delay) + commit (durable receipt).
+ *
+ * Run alone with `node --import tsx bench/daemon-bench.ts [--quick]`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UnicardClient } from '../daemon/client/index.js';
+import { TcpPort } from '../firmware-sim/terminal/ports.js';
+import { SimulatedTerminal, type ControlReply } from '../firmware-sim/terminal/simulated-terminal.js';
+import { ProcessHandle, REPO_ROOT } from '../test/e2e/daemon-harness.js';
+import { AUTHS_PER_CARD, CardPool, makeBenchWorld, type BenchWorld } from './bench-world.js';
+import { formatValue, renderTable, type BenchRow } from './bench-table.js';
+
+export const BENCH_TOKEN = 'bench-shop-token-0123456789';
+const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const CLK_TCK = 100;
+
+/** A p-quantile of sorted samples (nearest rank). */
+export function quantile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
+}
+
+/** The daemon's user + system CPU time so far, in ms (Linux /proc). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime); `rest` starts at field 3.
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+}
+
+/** VmRSS and VmHWM of a process, in MiB. */
+export function processMemoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+/** A running unicardd started by the benchmarks. */
+export interface BenchDaemon {
+  readonly process: ProcessHandle;
+  readonly pid: number;
+  readonly socket: string;
+  stop(): Promise<void>;
+}
+
+/** Writes dispense.json and the config, starts unicardd (with extra node flags) and waits for its ready line. */
+export async function startBenchDaemon(
+  world: BenchWorld,
+  dir: string,
+  terminals: { tcp?: string[]; serial?: string[] },
+  nodeFlags: readonly string[] = [],
+): Promise<BenchDaemon> {
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(
+    join(dataDir, 'dispense.json'),
+    JSON.stringify({
+      shopId: 'BAKERY-BENCH-1',
+      shopGovernorate: 3,
+      roster: world.roster,
+      revocation: world.revocation,
+      authorizationTtlMs: 120_000,
+      cardTimeoutMs: 20_000,
+      fingerTimeoutMs: 20_000,
+    }),
+  );
+  const config = join(dir, 'unicardd.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      dataDir,
+      tokens: { bench: { token: BENCH_TOKEN, role: 'shop' } },
+      terminals: {
+        serial: (terminals.serial ?? []).map((path) => ({ path })),
+        tcp: (terminals.tcp ?? []).map((address) => ({ address })),
+        enumerate: { enabled: false },
+        hid: { enabled: false },
+        rescanIntervalMs: 200,
+      },
+      trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
+    }),
+  );
+  const child = spawn(process.execPath, [...nodeFlags, '--import', TSX, join(REPO_ROOT, 'daemon/unicardd.ts'), '--config', config], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  const p = new ProcessHandle('unicardd', child);
+  const ready = await p.waitFor(
+    () => {
+      for (const line of p.stdout) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const j = JSON.parse(line) as { event?: string; socket?: string; pid?: number };
+          if (j.event === 'ready') return j;
+        } catch {
+          // not a JSON line
+        }
+      }
+      return undefined;
+    },
+    30_000,
+    'the unicardd ready line',
+  );
+  // Drop the kept log lines as they come: thousands of authorizations log thousands of lines.
+  child.stderr?.on('data', () => {
+    if (p.stderr.length > 2000) p.stderr.splice(0, p.stderr.length - 200);
+  });
+  return {
+    process: p,
+    pid: child.pid ?? -1,
+    socket: ready.socket!,
+    stop: async () => {
+      await p.stop('SIGTERM', 20_000);
+    },
+  };
+}
+
+/** A simulated terminal in this process, on an unpaced TCP port. */
+export interface InProcessTerminal {
+  readonly terminalId: string;
+  readonly terminal: SimulatedTerminal;
+  readonly address: string;
+  control(command: Record<string, unknown>): Promise<ControlReply>;
+  close(): Promise<void>;
+}
+
+/** Starts the terminal `terminalId` of the world in this process, listening on TCP (any free port). */
+export async function startInProcessTerminal(world: BenchWorld, terminalId: string, stateDir: string): Promise<InProcessTerminal> {
+  const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir, terminalId, durable: false, log: () => {} });
+  const port = new TcpPort(0, '127.0.0.1', {}, () => {});
+  terminal.setPort(port);
+  await port.start((link) => terminal.attach(link));
+  const info = port.describe() as { port?: number };
+  return {
+    terminalId,
+    terminal,
+    address: `127.0.0.1:${info.port}`,
+    control: (c) => terminal.control(c),
+    close: async () => {
+      terminal.close();
+      await port.close().catch(() => {});
+    },
+  };
+}
+
+/** Waits until the daemon lists every terminal as ready. */
+export async function waitTerminalsReady(client: UnicardClient, ids: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await client.listTerminals();
+    const ready = new Set(list.filter((t) => t.state === 'ready').map((t) => t.id));
+    if (ids.every((id) => ready.has(id))) return;
+    if (Date.now() > deadline) throw new Error(`terminals not ready after ${timeoutMs} ms: ${JSON.stringify(list.map((t) => [t.id, t.state]))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What one terminal's shop does, authorization after authorization. */
+export class ShopLoop {
+  private uses = AUTHS_PER_CARD;
+  private seq = 0;
+  constructor(
+    readonly client: UnicardClient,
+    readonly terminal: Pick<InProcessTerminal, 'terminalId' | 'control'>,
+    private readonly pool: CardPool,
+  ) {}
+
+  /**
+   * One authorization: a fresh card when the current one has served its share, a finger
+   * queued, authorize and commit. Returns the authorize and the pair's latency (ms), or
+   * undefined when the card pool is spent.
+   */
+  async once(): Promise<{ authorizeMs: number; pairMs: number } | undefined> {
+    if (this.uses >= AUTHS_PER_CARD) {
+      const card = this.pool.take();
+      if (card === undefined) return undefined;
+      await this.terminal.control({ cmd: 'remove' });
+      const r = await this.terminal.control({ cmd: 'insert', card });
+      if (!r.ok) throw new Error(`insert ${card}: ${JSON.stringify(r)}`);
+      this.uses = 0;
+    }
+    const f = await this.terminal.control({ cmd: 'finger', finger: 0 });
+    if (!f.ok) throw new Error(`finger: ${JSON.stringify(f)}`);
+    const t0 = performance.now();
+    const a = await this.client.call<{ authorizationId: string; approvedQuantity: number }>('authorize', { terminalId: this.terminal.terminalId, service: 'bread', quantity: 1, idempotencyKey: `${this.terminal.terminalId}-${process.pid}-${++this.seq}` }, { timeoutMs: 60_000 });
+    const t1 = performance.now();
+    await this.client.call('commit', { authorizationId: a.authorizationId, quantity: 1 }, { timeoutMs: 60_000 });
+    const t2 = performance.now();
+    this.uses++;
+    return { authorizeMs: t1 - t0, pairMs: t2 - t0 };
+  }
+}
+
+/** One throughput run's result. */
+export interface ThroughputResult {
+  terminals: number;
+  authorizations: number;
+  seconds: number;
+  perSecond: number;
+  daemonCpuMsPerAuth: number;
+  benchCpuMsPerAuth: number;
+  authorizeP50: number;
+  authorizeP99: number;
+  pairP50: number;
+  poolSpent: boolean;
+}
+
+/** Runs `loops` concurrently: `warmMs` not counted, then `measureMs` counted. */
+export async function runThroughput(loops: readonly ShopLoop[], daemonPid: number, warmMs: number, measureMs: number): Promise<ThroughputResult> {
+  let spent = false;
+  const phase = async (ms: number, auth: number[], pair: number[]): Promise<void> => {
+    const deadline = performance.now() + ms;
+    await Promise.all(
+      loops.map(async (loop) => {
+        while (performance.now() < deadline) {
+          const r = await loop.once();
+          if (r === undefined) {
+            spent = true;
+            return;
+          }
+          auth.push(r.authorizeMs);
+          pair.push(r.pairMs);
+        }
+      }),
+    );
+  };
+  await phase(warmMs, [], []);
+  const auth: number[] = [];
+  const pair: number[] = [];
+  const cpu0 = processCpuMs(daemonPid);
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  await phase(measureMs, auth, pair);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = processCpuMs(daemonPid) - cpu0;
+  const own = process.cpuUsage(own0);
+  auth.sort((a, b) => a - b);
+  pair.sort((a, b) => a - b);
+  const n = auth.length;
+  return {
+    terminals: loops.length,
+    authorizations: n,
+    seconds,
+    perSecond: n / seconds,
+    daemonCpuMsPerAuth: cpu / n,
+    benchCpuMsPerAuth: (own.user + own.system) / 1000 / n,
+    authorizeP50: quantile(auth, 0.5),
+    authorizeP99: quantile(auth, 0.99),
+    pairP50: quantile(pair, 0.5),
+    poolSpent: spent,
+  };
+}
+
+/** A V8 .cpuprofile (the parts read here). */
+export interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/**
+ * Top self-time functions of a V8 .cpuprofile, as percentages of the non-idle samples.
+ * With `lastMs`, only samples of the profile's last `lastMs` count (the measured run, not
+ * the start-up's module loading).
+ */
+export function summariseCpuProfile(profile: CpuProfile, top = 8, lastMs?: number): Array<{ what: string; pct: number }> {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const hits = new Map<number, number>();
+  if (profile.samples !== undefined && profile.timeDeltas !== undefined && lastMs !== undefined) {
+    const times: number[] = [];
+    let t = 0;
+    for (const d of profile.timeDeltas) times.push((t += d));
+    const from = t - lastMs * 1000;
+    profile.samples.forEach((id, i) => {
+      if ((times[i] ?? 0) >= from) hits.set(id, (hits.get(id) ?? 0) + 1);
+    });
+  } else for (const n of profile.nodes) hits.set(n.id, n.hitCount ?? 0);
+  const byName = new Map<string, number>();
+  let total = 0;
+  for (const [id, h] of hits) {
+    const f = nodes.get(id)?.callFrame;
+    if (f === undefined || f.functionName === '(idle)') continue;
+    total += h;
+    const file = f.url === '' ? '' : ` ${basename(f.url.replace(/^file:\/\//, ''))}:${f.lineNumber + 1}`;
+    const key = `${f.functionName === '' ? '(anonymous)' : f.functionName}${file}`;
+    byName.set(key, (byName.get(key) ?? 0) + h);
+  }
+  return [...byName.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([what, h]) => ({ what, pct: total === 0 ? 0 : (h / total) * 100 }));
+}
+
+/** Options of {@link daemonRows}. */
+export interface DaemonBenchOptions {
+  /** Terminal counts to run at (default 1, 8, 32). */
+  readonly terminals?: readonly number[];
+  /** Counted seconds per run (default 6). */
+  readonly seconds?: number;
+  /** Uncounted warm-up seconds per run (default 1.5). */
+  readonly warmSeconds?: number;
+  /** Profile the daemon in one extra run at the largest count when a target is missed (default true). */
+  readonly profile?: boolean;
+  /** Bench households (default 1,500: 30,000 authorizations before the pool is spent). */
+  readonly cards?: number;
+  readonly verbose?: boolean;
+}
+
+/** Results of the daemon bench, for the table and the chart. */
+export interface DaemonBenchResult {
+  rows: BenchRow[];
+  runs: ThroughputResult[];
+  profileTop: Array<{ what: string; pct: number }>;
+}
+
+/** Throughput, CPU per authorization and RSS at each terminal count. */
+export async function daemonBench(options: DaemonBenchOptions = {}): Promise<DaemonBenchResult> {
+  const counts = options.terminals ?? [1, 8, 32];
+  const seconds = options.seconds ?? 6;
+  const warm = options.warmSeconds ?? 1.5;
+  const log = (s: string) => {
+    if (options.verbose !== false) process.stderr.write(`daemon bench: ${s}\n`);
+  };
+  const most = Math.max(...counts);
+  const dir = await mkdtemp(join(tmpdir(), 'unicard-daemon-bench-'));
+  const sims: InProcessTerminal[] = [];
+  const clients: UnicardClient[] = [];
+  let daemon: BenchDaemon | undefined;
+  try {
+    // Enough households that none runs out of today's bread, however fast the daemon is.
+    const cardCount = options.cards ?? 1500;
+    log(`making a world: ${most} terminals, ${cardCount} households`);
+    const world = await makeBenchWorld(join(dir, 'world'), most, cardCount);
+    const pool = new CardPool(world.cards);
+    for (const id of world.terminalIds) sims.push(await startInProcessTerminal(world, id, join(dir, 'state', id)));
+    const startAll = async (flags: readonly string[] = []): Promise<{ d: BenchDaemon; loops: ShopLoop[] }> => {
+      const d = await startBenchDaemon(world, join(dir, 'daemon'), { tcp: sims.map((s) => s.address) }, flags);
+      const admin = await UnicardClient.connect(d.socket, { token: BENCH_TOKEN, name: 'bench-watch' });
+      clients.push(admin);
+      await waitTerminalsReady(admin, world.terminalIds, 60_000);
+      const loops: ShopLoop[] = [];
+      for (const s of sims) {
+        const c = await UnicardClient.connect(d.socket, { token: BENCH_TOKEN, name: `pos-${s.terminalId}` });
+        clients.push(c);
+        await c.claim(s.terminalId);
+        loops.push(new ShopLoop(c, s, pool));
+      }
+      return { d, loops };
+    };
+    const closeClients = async () => {
+      await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+    };
+    const first = await startAll();
+    daemon = first.d;
+    const memIdle = processMemoryMiB(daemon.pid);
+    const runs: ThroughputResult[] = [];
+    let mem32 = memIdle;
+    for (const n of counts) {
+      const r = await runThroughput(first.loops.slice(0, n), daemon.pid, warm * 1000, seconds * 1000);
+      runs.push(r);
+      log(`${n} terminals: ${r.perSecond.toFixed(0)}/s, daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth, authorize p50 ${r.authorizeP50.toFixed(1)} ms${r.poolSpent ? ' (card pool spent)' : ''}`);
+      if (n === most) mem32 = processMemoryMiB(daemon.pid);
+    }
+    await closeClients();
+    await daemon.stop();
+    daemon = undefined;
+
+    const big = runs[runs.length - 1]!;
+    const missed = big.perSecond < 2000 || big.daemonCpuMsPerAuth > 0.5;
+    let profileTop: Array<{ what: string; pct: number }> = [];
+    if (missed && options.profile !== false) {
+      const profDir = join(dir, 'prof');
+      const p = await startAll(['--cpu-prof', '--cpu-prof-dir', profDir]);
+      daemon = p.d;
+      const profMs = Math.min(seconds, 4) * 1000;
+      await runThroughput(p.loops.slice(0, most), daemon.pid, 500, profMs);
+      await closeClients();
+      await daemon.stop();
+      daemon = undefined;
+      const files = (await readdir(profDir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
+      if (files[0] !== undefined) {
+        profileTop = summariseCpuProfile(JSON.parse(await readFile(join(profDir, files[0]), 'utf8')) as CpuProfile, 10, profMs);
+        log(`profile (self time): ${profileTop.map((t) => `${t.what} ${t.pct.toFixed(1)}%`).join('; ')}`);
+      } else log('no CPU profile was written');
+    }
+
+    const rows: BenchRow[] = [];
+    const note = 'unicardd process; terminals simulated in the bench process (node:crypto), unpaced TCP; authorize + durable commit';
+    for (const r of runs) {
+      const gated = r.terminals === most && most === 32;
+      rows.push({
+        group: 'daemon',
+        name: `authorizations/s, ${r.terminals} terminal${r.terminals === 1 ? '' : 's'}`,
+        value: r.perSecond,
+        unit: '/s',
+        ...(gated ? { target: '≥ 2,000 /s', pass: r.perSecond >= 2000 } : {}),
+        note: `${formatValue(r.authorizations)} in ${r.seconds.toFixed(1)} s; ${note}${r.poolSpent ? '; CARD POOL SPENT (run cut short)' : ''}`,
+      });
+      rows.push({
+        group: 'daemon',
+        name: `daemon CPU per authorization, ${r.terminals} terminal${r.terminals === 1 ? '' : 's'}`,
+        value: r.daemonCpuMsPerAuth,
+        unit: 'ms',
+        ...(gated ? { target: '≤ 0.5 ms', pass: r.daemonCpuMsPerAuth <= 0.5 } : {}),
+        note: `/proc/<pid>/stat utime+stime; bench process (terminals + clients) used ${r.benchCpuMsPerAuth.toFixed(2)} ms each`,
+      });
+    }
+    rows.push({
+      group: 'daemon',
+      name: `daemon RSS, ${most} terminals connected`,
+      value: mem32.rss,
+      unit: 'MiB',
+      ...(most === 32 ? { target: '≤ 80 MB', pass: mem32.rss * 1.048576 <= 80 } : {}),
+      note: `VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected)`,
+    });
+    for (const r of runs) {
+      rows.push({
+        group: 'growth',
+        name: `${r.terminals} terminal${r.terminals === 1 ? '' : 's'}: authorize p50 / p99, pair p50`,
+        value: r.authorizeP50,
+        unit: 'ms',
+        note: `p99 ${r.authorizeP99.toFixed(1)} ms; authorize + commit p50 ${r.pairP50.toFixed(1)} ms; daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth (unpaced)`,
+      });
+    }
+    if (profileTop.length > 0) {
+      rows.push({
+        group: 'daemon',
+        name: `where the daemon's time goes (${most} terminals, --cpu-prof)`,
+        value: profileTop[0]!.pct,
+        unit: '% top self',
+        note: profileTop.slice(0, 5).map((t) => `${t.what} ${t.pct.toFixed(1)}%`).join('; '),
+      });
+    }
+    return { rows, runs, profileTop };
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await daemon?.stop();
+    await Promise.all(sims.map((s) => s.close()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// Run on its own: node --import tsx bench/daemon-bench.ts [--quick]
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const quick = process.argv.includes('--quick');
+  daemonBench(quick ? { seconds: 2, warmSeconds: 0.5 } : {})
+    .then((r) => console.log(renderTable(r.rows)))
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    });
+}
