@@ -13,6 +13,7 @@ export const QUIRK_RULES = {
   no_keepalive: 'no Keepalive is sent during long requests',
   accept_clear: 'clear requests are executed after a handshake instead of being dropped',
   no_banner: 'no identification line at boot',
+  replay_card_auth: 'CardAuthenticate is answered with the card signature of the previous transaction (a replayed card signature)',
 } as const;
 
 /** Name of a quirk. */
@@ -29,6 +30,8 @@ export function isQuirkName(name: unknown): name is QuirkName {
 /** The quirks in force; shared by reference between the simulator and its connections. */
 export class QuirkSet {
   private readonly on = new Set<QuirkName>();
+  /** The last genuine CardAuthenticateResult body, which `replay_card_auth` sends again. */
+  lastCardAuth: { counter: number; signature: Uint8Array; cardCertificate: Uint8Array } | undefined;
 
   has(name: QuirkName): boolean {
     return this.on.has(name);

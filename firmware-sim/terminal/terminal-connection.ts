@@ -326,7 +326,7 @@ export class TerminalConnection {
   private finish(a: Active, result: HandlerResult): void {
     if (a.done || this.closed) return;
     this.end(a);
-    const sent = this.send(result.response, a.clear);
+    const sent = this.send(this.replayCardAuth(result.response), a.clear);
     if (!sent) return;
     this.cache.put(a.id, { request: a.request, response: sent.payload });
     if (result.session) this.channel.setSession(result.session);
@@ -336,6 +336,15 @@ export class TerminalConnection {
       // Restart only once the answer is on the wire (paced links take a while).
       void sent.written.finally(() => this.options.onReboot?.(mode));
     }
+  }
+
+  /** The `replay_card_auth` quirk: answer with the previous transaction's card signature. */
+  private replayCardAuth(response: Message): Message {
+    if (response.type !== 'CardAuthenticateResult') return response;
+    const previous = this.quirks.lastCardAuth;
+    if (this.quirks.has('replay_card_auth') && previous !== undefined) return { ...response, ...previous };
+    this.quirks.lastCardAuth = { counter: response.counter, signature: response.signature, cardCertificate: response.cardCertificate };
+    return response;
   }
 
   private fail(a: Active, error: unknown): void {

@@ -292,6 +292,22 @@ describe('dispensing over a real pty', () => {
     expect(e.data).toMatchObject({ cardId: 'PSD-000005' });
   }, 60_000);
 
+  it('refuses a replayed card signature: a terminal answering with the previous transaction’s signature', async () => {
+    await insert('PSD-000005');
+    await finger(0);
+    const genuine = await authorize({ quantity: 1, idempotencyKey: key('replay-genuine') });
+    await client.call('void', { authorizationId: genuine.authorizationId });
+    expect((await sim.control({ cmd: 'quirk', name: 'replay_card_auth' })).ok).toBe(true);
+    try {
+      // The replayed signature was made over another nonce: it cannot verify over this one.
+      const e = await refusal(authorize({ quantity: 1, idempotencyKey: key('replayed') }));
+      expect(e.code).toBe('CARD_SIGNATURE_INVALID');
+      expect(e.data).toMatchObject({ cardId: 'PSD-000005' });
+    } finally {
+      expect((await sim.control({ cmd: 'quirk', name: 'replay_card_auth', enabled: false })).ok).toBe(true);
+    }
+  }, 60_000);
+
   it('shows the balance of the card in the slot without dispensing', async () => {
     await insert('PSD-000001');
     const counter = await cardCounter();
