@@ -20,8 +20,9 @@ test: setup typecheck
 fuzz: setup
 	UNICARD_FUZZ_RUNS=1000000 npx vitest run --testNamePattern 'fuzz|property'
 
+# Fault campaigns at full counts and the attack tests, then a summary table (results/reliability/).
 reliability: setup
-	@echo "reliability campaign: not yet (issue 8)"
+	node --import tsx scripts/reliability.ts
 
 bench: setup
 	node --import tsx bench/run.ts
