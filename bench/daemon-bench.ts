@@ -52,6 +52,8 @@ export interface BenchDaemon {
   readonly process: ProcessHandle;
   readonly pid: number;
   readonly socket: string;
+  /** Lines the daemon has logged on stderr so far. */
+  logLines(): number;
   stop(): Promise<void>;
 }
 
@@ -115,13 +117,16 @@ export async function startBenchDaemon(
     'the unicardd ready line',
   );
   // Drop the kept log lines as they come: thousands of authorizations log thousands of lines.
-  child.stderr?.on('data', () => {
+  let lines = 0;
+  child.stderr?.on('data', (t: string | Buffer) => {
+    for (const ch of String(t)) if (ch === '\n') lines++;
     if (p.stderr.length > 2000) p.stderr.splice(0, p.stderr.length - 200);
   });
   return {
     process: p,
     pid: child.pid ?? -1,
     socket: ready.socket!,
+    logLines: () => lines,
     stop: async () => {
       await p.stop('SIGTERM', 20_000);
     },
@@ -215,11 +220,13 @@ export interface ThroughputResult {
   authorizeP50: number;
   authorizeP99: number;
   pairP50: number;
+  /** Lines the daemon logged per authorization (pino, synchronous writes to stderr). */
+  logLinesPerAuth: number;
   poolSpent: boolean;
 }
 
 /** Runs `loops` concurrently: `warmMs` not counted, then `measureMs` counted. */
-export async function runThroughput(loops: readonly ShopLoop[], daemonPid: number, warmMs: number, measureMs: number): Promise<ThroughputResult> {
+export async function runThroughput(loops: readonly ShopLoop[], daemonPid: number, warmMs: number, measureMs: number, logLines: () => number = () => 0): Promise<ThroughputResult> {
   let spent = false;
   const phase = async (ms: number, auth: number[], pair: number[]): Promise<void> => {
     const deadline = performance.now() + ms;
@@ -241,11 +248,13 @@ export async function runThroughput(loops: readonly ShopLoop[], daemonPid: numbe
   const auth: number[] = [];
   const pair: number[] = [];
   const cpu0 = processCpuMs(daemonPid);
+  const lines0 = logLines();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   await phase(measureMs, auth, pair);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = processCpuMs(daemonPid) - cpu0;
+  const lines = logLines() - lines0;
   const own = process.cpuUsage(own0);
   auth.sort((a, b) => a - b);
   pair.sort((a, b) => a - b);
@@ -260,13 +269,14 @@ export async function runThroughput(loops: readonly ShopLoop[], daemonPid: numbe
     authorizeP50: quantile(auth, 0.5),
     authorizeP99: quantile(auth, 0.99),
     pairP50: quantile(pair, 0.5),
+    logLinesPerAuth: lines / n,
     poolSpent: spent,
   };
 }
 
 /** A V8 .cpuprofile (the parts read here). */
 export interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }>;
   samples?: number[];
   timeDeltas?: number[];
 }
@@ -278,6 +288,11 @@ export interface CpuProfile {
  */
 export function summariseCpuProfile(profile: CpuProfile, top = 8, lastMs?: number): Array<{ what: string; pct: number }> {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (f: CpuProfile['nodes'][number]['callFrame']): string =>
+    `${f.functionName === '' ? '(anonymous)' : f.functionName}${f.url === '' ? '' : ` ${basename(f.url.replace(/^file:\/\//, ''))}:${f.lineNumber + 1}`}`;
+  const callers = new Map<string, Map<string, number>>();
   const hits = new Map<number, number>();
   if (profile.samples !== undefined && profile.timeDeltas !== undefined && lastMs !== undefined) {
     const times: number[] = [];
@@ -294,14 +309,25 @@ export function summariseCpuProfile(profile: CpuProfile, top = 8, lastMs?: numbe
     const f = nodes.get(id)?.callFrame;
     if (f === undefined || f.functionName === '(idle)') continue;
     total += h;
-    const file = f.url === '' ? '' : ` ${basename(f.url.replace(/^file:\/\//, ''))}:${f.lineNumber + 1}`;
-    const key = `${f.functionName === '' ? '(anonymous)' : f.functionName}${file}`;
+    const key = label(f);
     byName.set(key, (byName.get(key) ?? 0) + h);
+    // The nearest caller that is our code (not node: internals), to say whose write it is.
+    let p = parent.get(id);
+    while (p !== undefined && /^node:|^$/.test(nodes.get(p)?.callFrame.url ?? '')) p = parent.get(p);
+    const pf = p === undefined ? undefined : nodes.get(p)?.callFrame;
+    if (pf !== undefined) {
+      const m = callers.get(key) ?? new Map<string, number>();
+      m.set(label(pf), (m.get(label(pf)) ?? 0) + h);
+      callers.set(key, m);
+    }
   }
   return [...byName.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .map(([what, h]) => ({ what, pct: total === 0 ? 0 : (h / total) * 100 }));
+    .map(([what, h]) => {
+      const by = [...(callers.get(what) ?? new Map<string, number>()).entries()].sort((a, b) => b[1] - a[1])[0];
+      return { what: by === undefined || by[0] === what ? what : `${what} ← ${by[0]}`, pct: total === 0 ? 0 : (h / total) * 100 };
+    });
 }
 
 /** Options of {@link daemonRows}. */
@@ -369,7 +395,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     const runs: ThroughputResult[] = [];
     let mem32 = memIdle;
     for (const n of counts) {
-      const r = await runThroughput(first.loops.slice(0, n), daemon.pid, warm * 1000, seconds * 1000);
+      const r = await runThroughput(first.loops.slice(0, n), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines);
       runs.push(r);
       log(`${n} terminals: ${r.perSecond.toFixed(0)}/s, daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth, authorize p50 ${r.authorizeP50.toFixed(1)} ms${r.poolSpent ? ' (card pool spent)' : ''}`);
       if (n === most) mem32 = processMemoryMiB(daemon.pid);
@@ -415,7 +441,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         value: r.daemonCpuMsPerAuth,
         unit: 'ms',
         ...(gated ? { target: '≤ 0.5 ms', pass: r.daemonCpuMsPerAuth <= 0.5 } : {}),
-        note: `/proc/<pid>/stat utime+stime; bench process (terminals + clients) used ${r.benchCpuMsPerAuth.toFixed(2)} ms each`,
+        note: `/proc/<pid>/stat utime+stime; ${r.logLinesPerAuth.toFixed(1)} log lines each; bench process (terminals + clients) used ${r.benchCpuMsPerAuth.toFixed(2)} ms each`,
       });
     }
     rows.push({
