@@ -9,7 +9,7 @@
  *
  * Run alone with `node --import tsx bench/daemon-bench.ts [--quick]`.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,7 @@ export async function startBenchDaemon(
   dir: string,
   terminals: { tcp?: string[]; serial?: string[] },
   nodeFlags: readonly string[] = [],
+  entry: 'tsx' | 'dist' = 'tsx',
 ): Promise<BenchDaemon> {
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -94,7 +95,8 @@ export async function startBenchDaemon(
       trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
     }),
   );
-  const child = spawn(process.execPath, [...nodeFlags, '--import', TSX, join(REPO_ROOT, 'daemon/unicardd.ts'), '--config', config], {
+  const script = entry === 'tsx' ? ['--import', TSX, join(REPO_ROOT, 'daemon/unicardd.ts')] : [join(REPO_ROOT, 'dist/daemon/unicardd.js')];
+  const child = spawn(process.execPath, [...nodeFlags, ...script, '--config', config], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -340,6 +342,12 @@ export interface DaemonBenchOptions {
   readonly warmSeconds?: number;
   /** Profile the daemon in one extra run at the largest count when a target is missed (default true). */
   readonly profile?: boolean;
+  /**
+   * Also run the largest count once more with the daemon compiled by tsc (dist/, built here
+   * with tsconfig.build.json) instead of under the tsx loader: what the loader costs in
+   * memory and CPU (default false).
+   */
+  readonly compiled?: boolean;
   /** Bench households (default 1,500: 30,000 authorizations before the pool is spent). */
   readonly cards?: number;
   readonly verbose?: boolean;
@@ -372,8 +380,8 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     const world = await makeBenchWorld(join(dir, 'world'), most, cardCount);
     const pool = new CardPool(world.cards);
     for (const id of world.terminalIds) sims.push(await startInProcessTerminal(world, id, join(dir, 'state', id)));
-    const startAll = async (flags: readonly string[] = []): Promise<{ d: BenchDaemon; loops: ShopLoop[] }> => {
-      const d = await startBenchDaemon(world, join(dir, 'daemon'), { tcp: sims.map((s) => s.address) }, flags);
+    const startAll = async (flags: readonly string[] = [], entry: 'tsx' | 'dist' = 'tsx'): Promise<{ d: BenchDaemon; loops: ShopLoop[] }> => {
+      const d = await startBenchDaemon(world, join(dir, 'daemon'), { tcp: sims.map((s) => s.address) }, flags, entry);
       const admin = await UnicardClient.connect(d.socket, { token: BENCH_TOKEN, name: 'bench-watch' });
       clients.push(admin);
       await waitTerminalsReady(admin, world.terminalIds, 60_000);
@@ -404,6 +412,21 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     await daemon.stop();
     daemon = undefined;
 
+    let compiled: { run: ThroughputResult; mem: { rss: number; peak: number }; idle: { rss: number; peak: number } } | undefined;
+    if (options.compiled === true) {
+      log('building dist/ with tsc -p tsconfig.build.json');
+      execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')], { cwd: REPO_ROOT, stdio: 'ignore' });
+      const c = await startAll([], 'dist');
+      daemon = c.d;
+      const idle = processMemoryMiB(daemon.pid);
+      const run = await runThroughput(c.loops.slice(0, most), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines);
+      compiled = { run, mem: processMemoryMiB(daemon.pid), idle };
+      log(`compiled daemon, ${most} terminals: ${run.perSecond.toFixed(0)}/s, CPU ${run.daemonCpuMsPerAuth.toFixed(2)} ms/auth, RSS ${compiled.mem.rss.toFixed(0)} MiB`);
+      await closeClients();
+      await daemon.stop();
+      daemon = undefined;
+    }
+
     const big = runs[runs.length - 1]!;
     const missed = big.perSecond < 2000 || big.daemonCpuMsPerAuth > 0.5;
     let profileTop: Array<{ what: string; pct: number }> = [];
@@ -433,7 +456,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         value: r.perSecond,
         unit: '/s',
         ...(gated ? { target: '≥ 2,000 /s', pass: r.perSecond >= 2000 } : {}),
-        note: `${formatValue(r.authorizations)} in ${r.seconds.toFixed(1)} s; ${note}${r.poolSpent ? '; CARD POOL SPENT (run cut short)' : ''}`,
+        note: `${formatValue(r.authorizations)} in ${r.seconds.toFixed(1)} s; daemon busy ${((r.daemonCpuMsPerAuth * r.perSecond) / 10).toFixed(0)} % of one core; ${note}${r.poolSpent ? '; CARD POOL SPENT (run cut short)' : ''}`,
       });
       rows.push({
         group: 'daemon',
@@ -452,6 +475,16 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
       ...(most === 32 ? { target: '≤ 80 MB', pass: mem32.rss * 1.048576 <= 80 } : {}),
       note: `VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected)`,
     });
+    if (compiled !== undefined) {
+      const r = compiled.run;
+      rows.push({
+        group: 'daemon',
+        name: `compiled daemon (tsc, no tsx loader), ${r.terminals} terminals: RSS`,
+        value: compiled.mem.rss,
+        unit: 'MiB',
+        note: `${compiled.idle.rss.toFixed(0)} MiB before the run; ${r.perSecond.toFixed(0)} authorizations/s, daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms each — what shipping built JS instead of bin/ running tsx would give`,
+      });
+    }
     for (const r of runs) {
       rows.push({
         group: 'growth',
