@@ -1,0 +1,196 @@
+/**
+ * Line-noise campaign, all real processes: the simulator on a socat pty (paced at 115,200
+ * baud) drops and corrupts a share of the bytes on the line in both directions (its `drop`
+ * and `corrupt` faults, seeded) while a shop client runs authorize → commit/void cycles
+ * through unicardd. A cycle whose authorize fails is retried once under the same
+ * idempotency key, as DISPENSE-API.md tells clients to.
+ *
+ * Every cycle must end either completed or with a typed API error (a code, English and
+ * Arabic); afterwards no approval exceeds what was asked, no sale has two receipts, every
+ * acknowledged receipt is in the ledger exactly once, the chain verifies, nothing is left
+ * pending and the usage index equals the receipts.
+ *
+ * N = UNICARD_NOISE_TRANSACTIONS (3 in `make test`, 200 under `make reliability`); the
+ * noise rate (drop + corrupt, half each) = UNICARD_NOISE_RATE (default 0.003). At the issue's
+ * 1 % nearly every authorize fails (cleanly, TERMINAL_FAILED): frames of a few hundred bytes
+ * are then mostly damaged and the session's resends run out; RELIABILITY.md has the figures.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
+import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
+import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
+import {
+  eventually,
+  makeDaemonWorld,
+  startDaemon,
+  startSim,
+  stopAll,
+  tempDir,
+  TRUSTED_TERMINAL,
+  writeDaemonConfig,
+  type DaemonHandle,
+  type DaemonTestWorld,
+  type SimHandle,
+} from '../e2e/daemon-harness.js';
+import { envCount, reportFigures, seededRandom } from './figures.js';
+
+const TOKEN = 'noise-campaign-token-0123456789';
+const N = envCount('UNICARD_NOISE_TRANSACTIONS', 3);
+const RATE = Number(process.env.UNICARD_NOISE_RATE ?? '0.003');
+const SEED = envCount('UNICARD_NOISE_SEED', (Date.now() % 1_000_000) + 1);
+const CARDS = ['PSD-000001', 'PSD-000002', 'PSD-000005'];
+
+let world: DaemonTestWorld;
+let dir: string;
+let dataDir: string;
+let sim: SimHandle;
+let daemon: DaemonHandle;
+let client: UnicardClient;
+
+beforeAll(async () => {
+  [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-noise-')]);
+  dataDir = join(dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(
+    join(dataDir, 'dispense.json'),
+    JSON.stringify({ shopId: 'BAKERY-NOISE-1', shopGovernorate: 3, roster: join(world.worldDir, 'roster.cbor'), authorizationTtlMs: 60_000, cardTimeoutMs: 10_000, fingerTimeoutMs: 10_000 }),
+  );
+  sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
+  const config = await writeDaemonConfig(join(dir, 'unicardd.json'), {
+    dataDir,
+    tokens: { bakery: { token: TOKEN, role: 'shop' } },
+    terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
+    trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
+  });
+  daemon = await startDaemon(['--config', config]);
+  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'noise-pos' });
+  await terminalReady();
+  await client.claim(TRUSTED_TERMINAL);
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close().catch(() => {});
+  await Promise.all([daemon?.stop(), sim?.stop()]);
+  await stopAll();
+  await world?.cleanup();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function terminalReady(): Promise<void> {
+  await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 60_000, 'terminal ready');
+}
+
+async function noise(on: boolean): Promise<void> {
+  expect((await sim.control({ cmd: 'drop', rate: on ? RATE / 2 : 0 })).ok).toBe(true);
+  expect((await sim.control({ cmd: 'corrupt', rate: on ? RATE / 2 : 0 })).ok).toBe(true);
+}
+
+async function present(card: string): Promise<void> {
+  await sim.control({ cmd: 'remove' });
+  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
+  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
+}
+
+interface Ack {
+  authorizationId: string;
+  receiptId: string;
+  seq: number;
+}
+
+describe('line noise on the terminal link', () => {
+  it(`every cycle completes or fails with a typed error; nothing wrong, doubled or lost in the ledger (N=${N}, rate=${RATE})`, async () => {
+    const rnd = seededRandom(SEED);
+    console.log(`line-noise campaign: N=${N} rate=${RATE} seed=${SEED}`);
+    expect((await sim.control({ cmd: 'seed', seed: SEED })).ok).toBe(true);
+    const acks: Ack[] = [];
+    const f = { completed: 0, failedCleanly: 0, retries: 0, wrongApprovals: 0 };
+    const clean: Record<string, number> = {};
+
+    for (let i = 0; i < N; i++) {
+      const card = CARDS[i % CARDS.length]!;
+      const key = `noise-${SEED}-${i}`;
+      let auth: Record<string, unknown> | undefined;
+      let lastCode = '';
+      for (let attempt = 0; attempt < 2 && auth === undefined; attempt++) {
+        if (attempt > 0) f.retries++;
+        await noise(false);
+        await terminalReady();
+        await present(card);
+        await noise(true);
+        try {
+          auth = await client.call<Record<string, unknown>>('authorize', { terminalId: TRUSTED_TERMINAL, service: 'bread', quantity: 1, idempotencyKey: key }, { timeoutMs: 90_000 });
+        } catch (e) {
+          expect(e, `cycle ${i}: ${String(e)}`).toBeInstanceOf(ApiClientError);
+          const err = e as ApiClientError;
+          expect(err.ar, err.code).toMatch(/[\u0600-\u06ff]/);
+          lastCode = err.code;
+          if (lastCode.startsWith('BREAD_')) break; // a quota used up: retrying cannot help
+        }
+      }
+      if (auth === undefined) {
+        clean[lastCode] = (clean[lastCode] ?? 0) + 1;
+        f.failedCleanly++;
+        continue;
+      }
+      if ((auth.approvedQuantity as number) > 1) f.wrongApprovals++;
+      const authorizationId = auth.authorizationId as string;
+      // A third commit (the daily share lasts the campaign), the rest void: both must hold under noise.
+      if (rnd() < 0.67) {
+        expect(await client.call('void', { authorizationId })).toMatchObject({ state: 'voided' });
+      } else {
+        const r = await client.call<Record<string, unknown>>('commit', { authorizationId, quantity: 1, idempotencyKey: `${key}-c` });
+        if ((r.quantity as number) !== 1) f.wrongApprovals++;
+        acks.push({ authorizationId, receiptId: r.receiptId as string, seq: r.seq as number });
+      }
+      f.completed++;
+    }
+    await noise(false);
+    const st = (await sim.control({ cmd: 'status' })) as { status: { counters: Record<string, number> } };
+    await client.close();
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+
+    const roots = {
+      issuerRoots: [(await loadPublicKeyFile(world.issuerPub)).publicKey],
+      vendorRoots: [(await loadPublicKeyFile(world.vendorPub)).publicKey],
+      daemonPublicKeys: [new Uint8Array(Buffer.from((await readFile(join(dataDir, 'daemon.pub'), 'utf8')).trim(), 'hex'))],
+    };
+    const ledgerPath = join(dataDir, 'ledger.sqlite');
+    const report = verifyLedger(ledgerPath, roots);
+    expect(report.problems).toEqual([]);
+    const db = new Database(ledgerPath, { readonly: true });
+    try {
+      let lost = 0;
+      for (const a of acks) {
+        const rows = db.prepare('SELECT seq, hex(id) AS id FROM receipts WHERE auth_id = ?').all(a.authorizationId) as Array<{ seq: number; id: string }>;
+        if (rows.length !== 1 || rows[0]!.seq !== a.seq || rows[0]!.id.toLowerCase() !== a.receiptId) lost++;
+      }
+      const duplicates = db.prepare('SELECT a.idem_key, count(*) AS n FROM receipts r JOIN authorizations a ON a.id = r.auth_id GROUP BY a.idem_key HAVING n > 1').all().length;
+      const receipts = (db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n;
+      const pending = db.prepare("SELECT id FROM authorizations WHERE state = 'pending'").all();
+      const receiptSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM receipts GROUP BY household_id, service ORDER BY h, s').all();
+      const usageSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM usage GROUP BY household_id, service HAVING q > 0 ORDER BY h, s').all();
+      reportFigures({
+        campaign: 'line-noise',
+        seed: SEED,
+        transactions: N,
+        faultsInjected: (st.status.counters.rxBadFrames ?? 0) + (st.status.counters.retriesAnswered ?? 0),
+        ...f,
+        duplicates,
+        lost,
+        notes: `rate ${RATE}; terminal counters ${JSON.stringify(st.status.counters)}; ${receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+      });
+      expect(lost).toBe(0);
+      expect(duplicates).toBe(0);
+      expect(f.wrongApprovals).toBe(0);
+      expect(receipts).toBe(acks.length);
+      expect(pending).toEqual([]);
+      expect(usageSums).toEqual(receiptSums);
+      expect(f.completed + f.failedCleanly).toBe(N);
+    } finally {
+      db.close();
+    }
+  }, 120_000 + N * 60_000);
+});
