@@ -5,7 +5,8 @@
  *
  * Exit status: 0 only if every test passed and no campaign counted a wrong approval, a
  * duplicate or a lost receipt. Counts can be changed through the environment
- * (UNICARD_CRASH_TRANSACTIONS, UNICARD_NOISE_TRANSACTIONS, UNICARD_CRASH_SEED).
+ * (UNICARD_CRASH_TRANSACTIONS, UNICARD_NOISE_TRANSACTIONS, UNICARD_NOISE_RATE,
+ * UNICARD_UNPLUG_TRANSACTIONS, and the campaigns' *_SEED).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,8 +24,9 @@ const env = {
   UNICARD_RELIABILITY_OUT: out,
   UNICARD_CRASH_TRANSACTIONS: process.env.UNICARD_CRASH_TRANSACTIONS ?? '200',
   UNICARD_NOISE_TRANSACTIONS: process.env.UNICARD_NOISE_TRANSACTIONS ?? '200',
+  UNICARD_UNPLUG_TRANSACTIONS: process.env.UNICARD_UNPLUG_TRANSACTIONS ?? '100',
 };
-console.log(`reliability: crash ${env.UNICARD_CRASH_TRANSACTIONS} transactions, line noise ${env.UNICARD_NOISE_TRANSACTIONS}; figures in ${out}`);
+console.log(`reliability: crash ${env.UNICARD_CRASH_TRANSACTIONS} transactions, line noise ${env.UNICARD_NOISE_TRANSACTIONS}, unplug ${env.UNICARD_UNPLUG_TRANSACTIONS}; figures in ${out}`);
 const run = spawnSync('npx', ['vitest', 'run', 'test/faults', 'test/security'], { cwd: root, env, stdio: 'inherit' });
 
 const figures: CampaignFigures[] = readdirSync(out)

@@ -1,0 +1,198 @@
+/**
+ * Unplug campaign, all real processes: the simulator on a socat pty, unicardd, a shop
+ * client. In about half of N authorize → commit/void transactions the terminal vanishes
+ * (socat killed: the USB adapter pulled) at a seeded random moment while the authorize
+ * runs, and comes back by itself 300 ms later. The authorize must then fail with a typed
+ * error (TERMINAL_GONE and kin) or complete; the daemon must find the terminal again; and
+ * afterwards there is no receipt without a commit the client made, nothing pending, the
+ * chain verifies and the usage index equals the receipts.
+ *
+ * N = UNICARD_UNPLUG_TRANSACTIONS (3 in `make test`, 100 under `make reliability`).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
+import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
+import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
+import {
+  eventually,
+  makeDaemonWorld,
+  startDaemon,
+  startSim,
+  stopAll,
+  tempDir,
+  TRUSTED_TERMINAL,
+  writeDaemonConfig,
+  type DaemonHandle,
+  type DaemonTestWorld,
+  type SimHandle,
+} from '../e2e/daemon-harness.js';
+import { envCount, reportFigures, seededRandom } from './figures.js';
+
+const TOKEN = 'unplug-campaign-token-0123456789';
+const N = envCount('UNICARD_UNPLUG_TRANSACTIONS', 3);
+const SEED = envCount('UNICARD_UNPLUG_SEED', (Date.now() % 1_000_000) + 1);
+const CARDS = ['PSD-000001', 'PSD-000002', 'PSD-000005'];
+
+let world: DaemonTestWorld;
+let dir: string;
+let dataDir: string;
+let sim: SimHandle;
+let daemon: DaemonHandle;
+let client: UnicardClient;
+
+beforeAll(async () => {
+  [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-unplug-')]);
+  dataDir = join(dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(
+    join(dataDir, 'dispense.json'),
+    JSON.stringify({ shopId: 'BAKERY-UNPLUG-1', shopGovernorate: 3, roster: join(world.worldDir, 'roster.cbor'), authorizationTtlMs: 60_000, cardTimeoutMs: 10_000, fingerTimeoutMs: 10_000 }),
+  );
+  sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
+  const config = await writeDaemonConfig(join(dir, 'unicardd.json'), {
+    dataDir,
+    tokens: { bakery: { token: TOKEN, role: 'shop' } },
+    terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
+    trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
+  });
+  daemon = await startDaemon(['--config', config]);
+  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'unplug-pos' });
+  await client.subscribe(['authorization.progress'], (_event, params) => progress.push(params as Record<string, unknown>));
+  await terminalReady();
+  await client.claim(TRUSTED_TERMINAL);
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close().catch(() => {});
+  await Promise.all([daemon?.stop(), sim?.stop()]);
+  await stopAll();
+  await world?.cleanup();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function terminalReady(): Promise<void> {
+  await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 60_000, 'terminal ready');
+}
+
+/** Progress stages of an authorize (DISPENSE-API.md) at which the terminal is pulled. */
+const STAGES = ['waiting_card', 'card_read', 'waiting_finger'];
+const progress: Array<Record<string, unknown>> = [];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function present(card: string): Promise<void> {
+  await sim.control({ cmd: 'remove' });
+  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
+  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
+}
+
+interface Ack {
+  authorizationId: string;
+  receiptId: string;
+  seq: number;
+}
+
+describe('the terminal unplugged at random points', () => {
+  it(`every transaction completes or fails with a typed error; no receipt without a commit; the daemon finds the terminal again (N=${N})`, async () => {
+    const rnd = seededRandom(SEED);
+    console.log(`unplug campaign: N=${N} seed=${SEED}`);
+    const acks: Ack[] = [];
+    const f = { faultsInjected: 0, completed: 0, failedCleanly: 0, retries: 0, wrongApprovals: 0 };
+    const clean: Record<string, number> = {};
+
+    for (let i = 0; i < N; i++) {
+      const card = CARDS[i % CARDS.length]!;
+      const key = `unplug-${SEED}-${i}`;
+      let auth: Record<string, unknown> | undefined;
+      let lastCode = '';
+      const unplug = rnd() < 0.5;
+      // Pulled once the authorize reached a random stage, a few ms later.
+      const stage = STAGES[Math.floor(rnd() * STAGES.length)]!;
+      const delay = Math.floor(rnd() * 40);
+      for (let attempt = 0; attempt < 2 && auth === undefined; attempt++) {
+        if (attempt > 0) f.retries++;
+        await terminalReady();
+        await present(card);
+        try {
+          const call = client.call<Record<string, unknown>>('authorize', { terminalId: TRUSTED_TERMINAL, service: 'bread', quantity: 1, idempotencyKey: key }, { timeoutMs: 90_000 });
+          if (unplug && attempt === 0) {
+            call.catch(() => undefined);
+            const reached = await eventually(() => (progress.some((p) => p.idempotencyKey === key && p.stage === stage) ? true : undefined), 20_000, `stage ${stage}`).catch(() => false);
+            await sleep(delay);
+            expect((await sim.control({ cmd: 'vanish', ms: 300 })).ok).toBe(true);
+            if (reached !== true) console.log(`cycle ${i}: stage ${stage} not seen before the unplug`);
+            f.faultsInjected++;
+          }
+          auth = await call;
+        } catch (e) {
+          expect(e, `cycle ${i}: ${String(e)}`).toBeInstanceOf(ApiClientError);
+          const err = e as ApiClientError;
+          expect(err.ar, err.code).toMatch(/[\u0600-\u06ff]/);
+          lastCode = err.code;
+          if (lastCode.startsWith('BREAD_')) break; // a quota used up: retrying cannot help
+        }
+      }
+      if (auth === undefined) {
+        clean[lastCode] = (clean[lastCode] ?? 0) + 1;
+        f.failedCleanly++;
+        continue;
+      }
+      if ((auth.approvedQuantity as number) > 1) f.wrongApprovals++;
+      const authorizationId = auth.authorizationId as string;
+      // A third commit (the daily share lasts the campaign), the rest void: both must hold across unplugs.
+      if (rnd() < 0.67) {
+        expect(await client.call('void', { authorizationId })).toMatchObject({ state: 'voided' });
+      } else {
+        const r = await client.call<Record<string, unknown>>('commit', { authorizationId, quantity: 1, idempotencyKey: `${key}-c` });
+        if ((r.quantity as number) !== 1) f.wrongApprovals++;
+        acks.push({ authorizationId, receiptId: r.receiptId as string, seq: r.seq as number });
+      }
+      f.completed++;
+    }
+    await terminalReady();
+    await client.close();
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+
+    const roots = {
+      issuerRoots: [(await loadPublicKeyFile(world.issuerPub)).publicKey],
+      vendorRoots: [(await loadPublicKeyFile(world.vendorPub)).publicKey],
+      daemonPublicKeys: [new Uint8Array(Buffer.from((await readFile(join(dataDir, 'daemon.pub'), 'utf8')).trim(), 'hex'))],
+    };
+    const ledgerPath = join(dataDir, 'ledger.sqlite');
+    const report = verifyLedger(ledgerPath, roots);
+    expect(report.problems).toEqual([]);
+    const db = new Database(ledgerPath, { readonly: true });
+    try {
+      let lost = 0;
+      for (const a of acks) {
+        const rows = db.prepare('SELECT seq, hex(id) AS id FROM receipts WHERE auth_id = ?').all(a.authorizationId) as Array<{ seq: number; id: string }>;
+        if (rows.length !== 1 || rows[0]!.seq !== a.seq || rows[0]!.id.toLowerCase() !== a.receiptId) lost++;
+      }
+      const duplicates = db.prepare('SELECT a.idem_key, count(*) AS n FROM receipts r JOIN authorizations a ON a.id = r.auth_id GROUP BY a.idem_key HAVING n > 1').all().length;
+      const receipts = (db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n;
+      const pending = db.prepare("SELECT id FROM authorizations WHERE state = 'pending'").all();
+      const receiptSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM receipts GROUP BY household_id, service ORDER BY h, s').all();
+      const usageSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM usage GROUP BY household_id, service HAVING q > 0 ORDER BY h, s').all();
+      reportFigures({
+        campaign: 'unplug',
+        seed: SEED,
+        transactions: N,
+        ...f,
+        duplicates,
+        lost,
+        notes: `terminal vanished ${f.faultsInjected}×; ${receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+      });
+      expect(lost).toBe(0);
+      expect(duplicates).toBe(0);
+      expect(f.wrongApprovals).toBe(0);
+      expect(receipts).toBe(acks.length);
+      expect(pending).toEqual([]);
+      expect(usageSums).toEqual(receiptSums);
+      expect(f.completed + f.failedCleanly).toBe(N);
+    } finally {
+      db.close();
+    }
+  }, 120_000 + N * 60_000);
+});
