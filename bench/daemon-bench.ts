@@ -400,6 +400,12 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     const first = await startAll();
     daemon = first.d;
     const memIdle = processMemoryMiB(daemon.pid);
+    // What the daemon spends with every terminal connected and nothing to do (keepalives, rescans).
+    const idle0 = processCpuMs(daemon.pid);
+    const idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleCpuPct = ((processCpuMs(daemon.pid) - idle0) / (performance.now() - idleT0)) * 100;
+    log(`idle with ${most} terminals connected: ${idleCpuPct.toFixed(1)} % of a core`);
     const runs: ThroughputResult[] = [];
     let mem32 = memIdle;
     for (const n of counts) {
@@ -473,7 +479,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
       value: mem32.rss,
       unit: 'MiB',
       ...(most === 32 ? { target: '≤ 80 MB', pass: mem32.rss * 1.048576 <= 80 } : {}),
-      note: `VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected)`,
+      note: `idle CPU with them connected ${idleCpuPct.toFixed(1)} % of a core; VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected)`,
     });
     if (compiled !== undefined) {
       const r = compiled.run;
