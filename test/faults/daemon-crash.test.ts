@@ -34,14 +34,15 @@ import {
   type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
+import { makeCampaignCards } from './campaign-cards.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'crash-campaign-token-0123456789';
 const TTL_MS = 5000;
 const N = envCount('UNICARD_CRASH_TRANSACTIONS', 6);
 const SEED = envCount('UNICARD_CRASH_SEED', (Date.now() % 1_000_000) + 1);
-/** Cards of the demo world that are active in the shop's governorate. */
-const CARDS = ['PSD-000001', 'PSD-000002', 'PSD-000005'];
+/** Card files of the campaign (see campaign-cards.ts), enough quota for 200 transactions. */
+let CARDS: readonly string[] = [];
 /** Codes a transaction may cleanly end with (a quota used up by earlier commits, an authorization that expired while the daemon was down). */
 const CLEAN_CODES = new Set(['BREAD_TODAY_COLLECTED', 'BREAD_ADVANCE_LIMIT', 'AUTHORIZATION_EXPIRED']);
 
@@ -60,12 +61,14 @@ beforeAll(async () => {
   [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-crash-')]);
   dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
+  const campaign = await makeCampaignCards(world, join(dir, 'cards'), Math.min(6, N));
+  CARDS = campaign.cardPaths;
   await writeFile(
     join(dataDir, 'dispense.json'),
     JSON.stringify({
       shopId: 'BAKERY-CRASH-1',
       shopGovernorate: 3,
-      roster: join(world.worldDir, 'roster.cbor'),
+      roster: campaign.rosterPath,
       authorizationTtlMs: TTL_MS,
       cardTimeoutMs: 20_000,
       fingerTimeoutMs: 10_000,

@@ -35,13 +35,15 @@ import {
   type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
+import { makeCampaignCards } from './campaign-cards.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'noise-campaign-token-0123456789';
 const N = envCount('UNICARD_NOISE_TRANSACTIONS', 3);
 const RATE = Number(process.env.UNICARD_NOISE_RATE ?? '0.003');
 const SEED = envCount('UNICARD_NOISE_SEED', (Date.now() % 1_000_000) + 1);
-const CARDS = ['PSD-000001', 'PSD-000002', 'PSD-000005'];
+/** Card files of the campaign (see campaign-cards.ts), enough quota for 200 transactions. */
+let CARDS: readonly string[] = [];
 
 let world: DaemonTestWorld;
 let dir: string;
@@ -54,9 +56,11 @@ beforeAll(async () => {
   [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-noise-')]);
   dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
+  const campaign = await makeCampaignCards(world, join(dir, 'cards'), Math.min(6, N));
+  CARDS = campaign.cardPaths;
   await writeFile(
     join(dataDir, 'dispense.json'),
-    JSON.stringify({ shopId: 'BAKERY-NOISE-1', shopGovernorate: 3, roster: join(world.worldDir, 'roster.cbor'), authorizationTtlMs: 60_000, cardTimeoutMs: 10_000, fingerTimeoutMs: 10_000 }),
+    JSON.stringify({ shopId: 'BAKERY-NOISE-1', shopGovernorate: 3, roster: campaign.rosterPath, authorizationTtlMs: 60_000, cardTimeoutMs: 10_000, fingerTimeoutMs: 10_000 }),
   );
   sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
   const config = await writeDaemonConfig(join(dir, 'unicardd.json'), {
