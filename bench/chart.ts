@@ -1,8 +1,9 @@
 /**
  * A small PNG line chart (latency against terminals) written with node:zlib alone: an RGB
  * raster, axes with tick marks, each series as points joined by lines, and a legend of
- * coloured swatches (no text rendering: the series names and axis values go in the JSON and
- * BENCHMARKS.md; tick marks fall on the x values and on round y values).
+ * coloured swatches. Tick marks fall on the x values and on round y values, labelled with
+ * digits from a 3 × 5 pixel font (drawn at 2 ×); series names go in the JSON and
+ * BENCHMARKS.md.
  */
 import { deflateSync } from 'node:zlib';
 
@@ -42,6 +43,36 @@ export class Raster {
   rect(x: number, y: number, w: number, h: number, c: Rgb): void {
     for (let i = 0; i < w; i++) for (let j = 0; j < h; j++) this.set(x + i, y + j, c);
   }
+}
+
+/** Digits 0-9 and '.', each 5 rows of 3 bits (MSB left). */
+const GLYPHS: Record<string, number[]> = {
+  '0': [7, 5, 5, 5, 7],
+  '1': [2, 6, 2, 2, 7],
+  '2': [7, 1, 7, 4, 7],
+  '3': [7, 1, 7, 1, 7],
+  '4': [5, 5, 7, 1, 1],
+  '5': [7, 4, 7, 1, 7],
+  '6': [7, 4, 7, 5, 7],
+  '7': [7, 1, 1, 1, 1],
+  '8': [7, 5, 7, 5, 7],
+  '9': [7, 5, 7, 1, 7],
+  '.': [0, 0, 0, 0, 2],
+};
+
+/** Draws `text` (digits and '.') with its top-left at (x, y), `scale` pixels a font pixel; returns its width. */
+export function drawText(r: Raster, text: string, x: number, y: number, c: Rgb, scale = 2): number {
+  let cx = x;
+  for (const ch of text) {
+    const g = GLYPHS[ch];
+    if (g !== undefined) {
+      g.forEach((row, j) => {
+        for (let i = 0; i < 3; i++) if (row & (4 >> i)) r.rect(cx + i * scale, y + j * scale, scale, scale, c);
+      });
+    }
+    cx += 4 * scale;
+  }
+  return cx - x;
 }
 
 const CRC_TABLE = (() => {
@@ -118,11 +149,18 @@ export function lineChart(series: readonly Series[], width = 640, height = 400):
   const py = (y: number) => bottom - (y / yMax) * (bottom - top);
   const grey: Rgb = [220, 220, 220];
   const black: Rgb = [0, 0, 0];
-  for (let y = step; y <= yMax + 1e-9; y += step) {
-    r.line(left, py(y), right, py(y), grey);
+  const label = (v: number) => String(Number(v.toPrecision(4)));
+  for (let y = 0; y <= yMax + 1e-9; y += step) {
+    if (y > 0) r.line(left, py(y), right, py(y), grey);
     r.line(left - 6, py(y), left, py(y), black);
+    const t = label(y);
+    drawText(r, t, left - 10 - t.length * 8, py(y) - 5, black);
   }
-  for (const x of new Set(xs)) r.line(px(x), bottom, px(x), bottom + 6, black);
+  for (const x of new Set(xs)) {
+    r.line(px(x), bottom, px(x), bottom + 6, black);
+    const t = label(x);
+    drawText(r, t, px(x) - (t.length * 8) / 2, bottom + 12, black);
+  }
   r.line(left, top, left, bottom, black, 2);
   r.line(left, bottom, right, bottom, black, 2);
   series.forEach((s, i) => {
