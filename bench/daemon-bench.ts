@@ -324,6 +324,7 @@ export function summariseCpuProfile(profile: CpuProfile, top = 8, lastMs?: numbe
     }
   }
   return [...byName.entries()]
+    .filter(([, h]) => h > 0)
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([what, h]) => {
