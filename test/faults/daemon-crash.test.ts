@@ -14,7 +14,7 @@
  * N = UNICARD_CRASH_TRANSACTIONS (6 in `make test`, 200 under `make reliability`); the seed
  * is UNICARD_CRASH_SEED or printed, so a failing run can be replayed.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,18 +23,13 @@ import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import {
   eventually,
-  makeDaemonWorld,
   startDaemon,
-  startSim,
-  stopAll,
-  tempDir,
   TRUSTED_TERMINAL,
-  writeDaemonConfig,
   type DaemonHandle,
   type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { makeCampaignCards } from './campaign-cards.js';
+import { setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'crash-campaign-token-0123456789';
@@ -49,8 +44,8 @@ const CLEAN_CODES = new Set(['BREAD_TODAY_COLLECTED', 'BREAD_ADVANCE_LIMIT', 'AU
 type KillPoint = 'none' | 'during-authorize' | 'before-commit' | 'during-commit' | 'after-commit' | 'abandon';
 const KILL_POINTS: KillPoint[] = ['during-authorize', 'before-commit', 'during-commit', 'after-commit', 'abandon'];
 
+let shop: CampaignShop;
 let world: DaemonTestWorld;
-let dir: string;
 let dataDir: string;
 let configPath: string;
 let sim: SimHandle;
@@ -58,38 +53,16 @@ let daemon: DaemonHandle;
 let client: UnicardClient;
 
 beforeAll(async () => {
-  [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-crash-')]);
-  dataDir = join(dir, 'data');
-  await mkdir(dataDir, { recursive: true });
-  const campaign = await makeCampaignCards(world, join(dir, 'cards'), Math.min(6, N));
-  CARDS = campaign.cardPaths;
-  await writeFile(
-    join(dataDir, 'dispense.json'),
-    JSON.stringify({
-      shopId: 'BAKERY-CRASH-1',
-      shopGovernorate: 3,
-      roster: campaign.rosterPath,
-      authorizationTtlMs: TTL_MS,
-      cardTimeoutMs: 20_000,
-      fingerTimeoutMs: 10_000,
-    }),
-  );
-  sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
-  configPath = await writeDaemonConfig(join(dir, 'unicardd.json'), {
-    dataDir,
-    tokens: { bakery: { token: TOKEN, role: 'shop' } },
-    terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
-    trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
-  });
+  shop = await setUpCampaignShop({ name: 'crash', token: TOKEN, transactions: N, dispense: { authorizationTtlMs: TTL_MS, cardTimeoutMs: 20_000 } });
+  ({ world, dataDir, configPath, sim } = shop);
+  CARDS = shop.cards;
   await startAndConnect();
 }, 120_000);
 
 afterAll(async () => {
   await client?.close().catch(() => {});
-  await Promise.all([daemon?.stop(), sim?.stop()]);
-  await stopAll();
-  await world?.cleanup();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await daemon?.stop();
+  await shop?.close();
 }, 60_000);
 
 async function startAndConnect(): Promise<void> {

@@ -15,7 +15,7 @@
  * 1 % nearly every authorize fails (cleanly, TERMINAL_FAILED): frames of a few hundred bytes
  * are then mostly damaged and the session's resends run out; RELIABILITY.md has the figures.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,19 +23,13 @@ import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
 import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import {
-  eventually,
-  makeDaemonWorld,
   startDaemon,
-  startSim,
-  stopAll,
-  tempDir,
   TRUSTED_TERMINAL,
-  writeDaemonConfig,
   type DaemonHandle,
   type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { makeCampaignCards } from './campaign-cards.js';
+import { setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'noise-campaign-token-0123456789';
@@ -45,47 +39,29 @@ const SEED = envCount('UNICARD_NOISE_SEED', (Date.now() % 1_000_000) + 1);
 /** Card files of the campaign (see campaign-cards.ts), enough quota for 200 transactions. */
 let CARDS: readonly string[] = [];
 
+let shop: CampaignShop;
 let world: DaemonTestWorld;
-let dir: string;
 let dataDir: string;
 let sim: SimHandle;
 let daemon: DaemonHandle;
 let client: UnicardClient;
 
 beforeAll(async () => {
-  [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-faults-noise-')]);
-  dataDir = join(dir, 'data');
-  await mkdir(dataDir, { recursive: true });
-  const campaign = await makeCampaignCards(world, join(dir, 'cards'), Math.min(6, N));
-  CARDS = campaign.cardPaths;
-  await writeFile(
-    join(dataDir, 'dispense.json'),
-    JSON.stringify({ shopId: 'BAKERY-NOISE-1', shopGovernorate: 3, roster: campaign.rosterPath, authorizationTtlMs: 60_000, cardTimeoutMs: 10_000, fingerTimeoutMs: 10_000 }),
-  );
-  sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
-  const config = await writeDaemonConfig(join(dir, 'unicardd.json'), {
-    dataDir,
-    tokens: { bakery: { token: TOKEN, role: 'shop' } },
-    terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
-    trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
-  });
-  daemon = await startDaemon(['--config', config]);
+  shop = await setUpCampaignShop({ name: 'noise', token: TOKEN, transactions: N });
+  ({ world, dataDir, sim } = shop);
+  CARDS = shop.cards;
+  daemon = await startDaemon(['--config', shop.configPath]);
   client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'noise-pos' });
-  await terminalReady();
+  await terminalReady(client);
   await client.claim(TRUSTED_TERMINAL);
 }, 120_000);
 
 afterAll(async () => {
   await client?.close().catch(() => {});
-  await Promise.all([daemon?.stop(), sim?.stop()]);
-  await stopAll();
-  await world?.cleanup();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await daemon?.stop();
+  await shop?.close();
 }, 60_000);
 
-async function terminalReady(): Promise<void> {
-  await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 60_000, 'terminal ready');
-}
 
 async function noise(on: boolean): Promise<void> {
   expect((await sim.control({ cmd: 'drop', rate: on ? RATE / 2 : 0 })).ok).toBe(true);
@@ -121,7 +97,7 @@ describe('line noise on the terminal link', () => {
       for (let attempt = 0; attempt < 2 && auth === undefined; attempt++) {
         if (attempt > 0) f.retries++;
         await noise(false);
-        await terminalReady();
+        await terminalReady(client);
         await present(card);
         await noise(true);
         try {
