@@ -4,9 +4,12 @@
  * the pty. Each campaign then starts (and, for the crash campaign, restarts) unicardd and
  * its shop client itself. `close()` stops the simulator and removes everything.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { UnicardClient } from '../../daemon/client/index.js';
+import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
+import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import { eventually, makeDaemonWorld, startSim, stopAll, tempDir, TRUSTED_TERMINAL, writeDaemonConfig, type DaemonTestWorld, type SimHandle } from '../e2e/daemon-harness.js';
 import { makeCampaignCards } from './campaign-cards.js';
 
@@ -68,4 +71,63 @@ export async function setUpCampaignShop(options: { name: string; token: string; 
 /** Waits until the daemon lists the campaign's terminal as ready. */
 export async function terminalReady(client: UnicardClient, timeoutMs = 60_000): Promise<void> {
   await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), timeoutMs, 'terminal ready');
+}
+
+/** A commit the shop client saw acknowledged. */
+export interface Ack {
+  authorizationId: string;
+  receiptId: string;
+  seq: number;
+}
+
+/** What a campaign's ledger holds after the daemon was stopped cleanly. */
+export interface LedgerAudit {
+  /** verifyLedger's problems with only the public roots (chain, signatures, usage index). */
+  problems: unknown[];
+  /** Acknowledged commits that are not there exactly once with the receipt the client saw. */
+  lost: number;
+  /** Sales (idempotency keys) behind more than one receipt, plus receipts for authorizations the client voided. */
+  duplicates: number;
+  receipts: number;
+  /** Authorizations in state committed: equal to `receipts` when none is half-written. */
+  committed: number;
+  /** Authorizations still pending (the sweeper voids them at expiry). */
+  pending: unknown[];
+  /** Per household and service: receipts' sums and the usage index's sums (equal when nothing is lost or double-counted). */
+  receiptSums: unknown[];
+  usageSums: unknown[];
+}
+
+/** Opens the campaign's ledger read-only and checks it against what the client saw. */
+export async function auditLedger(shop: CampaignShop, acks: readonly Ack[], voided: Iterable<string> = []): Promise<LedgerAudit> {
+  const roots = {
+    issuerRoots: [(await loadPublicKeyFile(shop.world.issuerPub)).publicKey],
+    vendorRoots: [(await loadPublicKeyFile(shop.world.vendorPub)).publicKey],
+    daemonPublicKeys: [new Uint8Array(Buffer.from((await readFile(join(shop.dataDir, 'daemon.pub'), 'utf8')).trim(), 'hex'))],
+  };
+  const ledgerPath = join(shop.dataDir, 'ledger.sqlite');
+  const { problems } = verifyLedger(ledgerPath, roots);
+  const db = new Database(ledgerPath, { readonly: true });
+  try {
+    const count = (sql: string, ...args: unknown[]): number => (db.prepare(sql).get(...args) as { n: number }).n;
+    let lost = 0;
+    for (const a of acks) {
+      const rows = db.prepare('SELECT seq, hex(id) AS id FROM receipts WHERE auth_id = ?').all(a.authorizationId) as Array<{ seq: number; id: string }>;
+      if (rows.length !== 1 || rows[0]!.seq !== a.seq || rows[0]!.id.toLowerCase() !== a.receiptId) lost++;
+    }
+    const dupKeys = db.prepare('SELECT a.idem_key, count(*) AS n FROM receipts r JOIN authorizations a ON a.id = r.auth_id GROUP BY a.idem_key HAVING n > 1').all().length;
+    const receiptsForVoided = [...voided].filter((id) => count('SELECT count(*) AS n FROM receipts WHERE auth_id = ?', id) > 0).length;
+    return {
+      problems,
+      lost,
+      duplicates: dupKeys + receiptsForVoided,
+      receipts: count('SELECT count(*) AS n FROM receipts'),
+      committed: count("SELECT count(*) AS n FROM authorizations WHERE state = 'committed'"),
+      pending: db.prepare("SELECT id, expires FROM authorizations WHERE state = 'pending'").all(),
+      receiptSums: db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM receipts GROUP BY household_id, service ORDER BY h, s').all(),
+      usageSums: db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM usage GROUP BY household_id, service HAVING q > 0 ORDER BY h, s').all(),
+    };
+  } finally {
+    db.close();
+  }
 }

@@ -14,22 +14,16 @@
  * N = UNICARD_CRASH_TRANSACTIONS (6 in `make test`, 200 under `make reliability`); the seed
  * is UNICARD_CRASH_SEED or printed, so a failing run can be replayed.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
-import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
-import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import {
   eventually,
   startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
-  type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'crash-campaign-token-0123456789';
@@ -45,8 +39,6 @@ type KillPoint = 'none' | 'during-authorize' | 'before-commit' | 'during-commit'
 const KILL_POINTS: KillPoint[] = ['during-authorize', 'before-commit', 'during-commit', 'after-commit', 'abandon'];
 
 let shop: CampaignShop;
-let world: DaemonTestWorld;
-let dataDir: string;
 let configPath: string;
 let sim: SimHandle;
 let daemon: DaemonHandle;
@@ -54,7 +46,7 @@ let client: UnicardClient;
 
 beforeAll(async () => {
   shop = await setUpCampaignShop({ name: 'crash', token: TOKEN, transactions: N, dispense: { authorizationTtlMs: TTL_MS, cardTimeoutMs: 20_000 } });
-  ({ world, dataDir, configPath, sim } = shop);
+  ({ configPath, sim } = shop);
   CARDS = shop.cards;
   await startAndConnect();
 }, 120_000);
@@ -180,53 +172,25 @@ describe('unicardd killed with SIGKILL at random points', () => {
     await client.close();
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
 
-    const roots = {
-      issuerRoots: [(await loadPublicKeyFile(world.issuerPub)).publicKey],
-      vendorRoots: [(await loadPublicKeyFile(world.vendorPub)).publicKey],
-      daemonPublicKeys: [new Uint8Array(Buffer.from((await readFile(join(dataDir, 'daemon.pub'), 'utf8')).trim(), 'hex'))],
-    };
-    const ledgerPath = join(dataDir, 'ledger.sqlite');
-    const report = verifyLedger(ledgerPath, roots);
-    expect(report.problems).toEqual([]);
-    expect(report.ok).toBe(true);
-
-    const db = new Database(ledgerPath, { readonly: true });
-    try {
-      let lost = 0;
-      for (const a of acks) {
-        const row = db.prepare('SELECT seq, hex(id) AS id FROM receipts WHERE auth_id = ?').all(a.authorizationId) as Array<{ seq: number; id: string }>;
-        if (row.length !== 1 || row[0]!.seq !== a.seq || row[0]!.id.toLowerCase() !== a.receiptId) lost++;
-      }
-      // Duplicates: a key (one sale) behind two receipts, or a receipt for an authorization the client voided.
-      const dupKeys = db.prepare('SELECT a.idem_key, count(*) AS n FROM receipts r JOIN authorizations a ON a.id = r.auth_id GROUP BY a.idem_key HAVING n > 1').all();
-      const receiptsForVoided = [...voided].filter((id) => (db.prepare('SELECT count(*) AS n FROM receipts WHERE auth_id = ?').get(id) as { n: number }).n > 0);
-      const duplicates = dupKeys.length + receiptsForVoided.length;
-      const pending = db.prepare("SELECT id, expires FROM authorizations WHERE state = 'pending'").all();
-      const receiptSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM receipts GROUP BY household_id, service ORDER BY h, s').all();
-      const usageSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM usage GROUP BY household_id, service HAVING q > 0 ORDER BY h, s').all();
-      const receipts = (db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n;
-      const committed = (db.prepare("SELECT count(*) AS n FROM authorizations WHERE state = 'committed'").get() as { n: number }).n;
-
-      reportFigures({
-        campaign: 'crash',
-        seed: SEED,
-        transactions: N,
-        ...f,
-        duplicates,
-        lost,
-        notes: `unicardd SIGKILLed ${f.faultsInjected}×; ${receipts} receipts; clean failures ${JSON.stringify(clean)}`,
-      });
-      expect(lost).toBe(0);
-      expect(duplicates).toBe(0);
-      expect(f.wrongApprovals).toBe(0);
-      expect(pending).toEqual([]);
-      expect(usageSums).toEqual(receiptSums);
-      // Every acknowledged commit is a receipt, and every receipt is a committed authorization (none half-written).
-      expect(receipts).toBeGreaterThanOrEqual(acks.length);
-      expect(committed).toBe(receipts);
-      expect(f.completed + f.failedCleanly).toBe(N);
-    } finally {
-      db.close();
-    }
+    const a = await auditLedger(shop, acks, voided);
+    reportFigures({
+      campaign: 'crash',
+      seed: SEED,
+      transactions: N,
+      ...f,
+      duplicates: a.duplicates,
+      lost: a.lost,
+      notes: `unicardd SIGKILLed ${f.faultsInjected}×; ${a.receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+    });
+    expect(a.problems).toEqual([]);
+    expect(a.lost).toBe(0);
+    expect(a.duplicates).toBe(0);
+    expect(f.wrongApprovals).toBe(0);
+    expect(a.pending).toEqual([]);
+    expect(a.usageSums).toEqual(a.receiptSums);
+    // Every acknowledged commit is a receipt, and every receipt is a committed authorization (none half-written).
+    expect(a.receipts).toBeGreaterThanOrEqual(acks.length);
+    expect(a.committed).toBe(a.receipts);
+    expect(f.completed + f.failedCleanly).toBe(N);
   }, 120_000 + N * 12_000);
 });

@@ -9,22 +9,16 @@
  *
  * N = UNICARD_UNPLUG_TRANSACTIONS (3 in `make test`, 100 under `make reliability`).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
-import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
-import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import {
   eventually,
   startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
-  type DaemonTestWorld,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'unplug-campaign-token-0123456789';
@@ -34,15 +28,13 @@ const SEED = envCount('UNICARD_UNPLUG_SEED', (Date.now() % 1_000_000) + 1);
 let CARDS: readonly string[] = [];
 
 let shop: CampaignShop;
-let world: DaemonTestWorld;
-let dataDir: string;
 let sim: SimHandle;
 let daemon: DaemonHandle;
 let client: UnicardClient;
 
 beforeAll(async () => {
   shop = await setUpCampaignShop({ name: 'unplug', token: TOKEN, transactions: N });
-  ({ world, dataDir, sim } = shop);
+  ({ sim } = shop);
   CARDS = shop.cards;
   daemon = await startDaemon(['--config', shop.configPath]);
   client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'unplug-pos' });
@@ -136,44 +128,23 @@ describe('the terminal unplugged at random points', () => {
     await client.close();
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
 
-    const roots = {
-      issuerRoots: [(await loadPublicKeyFile(world.issuerPub)).publicKey],
-      vendorRoots: [(await loadPublicKeyFile(world.vendorPub)).publicKey],
-      daemonPublicKeys: [new Uint8Array(Buffer.from((await readFile(join(dataDir, 'daemon.pub'), 'utf8')).trim(), 'hex'))],
-    };
-    const ledgerPath = join(dataDir, 'ledger.sqlite');
-    const report = verifyLedger(ledgerPath, roots);
-    expect(report.problems).toEqual([]);
-    const db = new Database(ledgerPath, { readonly: true });
-    try {
-      let lost = 0;
-      for (const a of acks) {
-        const rows = db.prepare('SELECT seq, hex(id) AS id FROM receipts WHERE auth_id = ?').all(a.authorizationId) as Array<{ seq: number; id: string }>;
-        if (rows.length !== 1 || rows[0]!.seq !== a.seq || rows[0]!.id.toLowerCase() !== a.receiptId) lost++;
-      }
-      const duplicates = db.prepare('SELECT a.idem_key, count(*) AS n FROM receipts r JOIN authorizations a ON a.id = r.auth_id GROUP BY a.idem_key HAVING n > 1').all().length;
-      const receipts = (db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n;
-      const pending = db.prepare("SELECT id FROM authorizations WHERE state = 'pending'").all();
-      const receiptSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM receipts GROUP BY household_id, service ORDER BY h, s').all();
-      const usageSums = db.prepare('SELECT household_id AS h, service AS s, sum(quantity) AS q FROM usage GROUP BY household_id, service HAVING q > 0 ORDER BY h, s').all();
-      reportFigures({
-        campaign: 'unplug',
-        seed: SEED,
-        transactions: N,
-        ...f,
-        duplicates,
-        lost,
-        notes: `terminal vanished ${f.faultsInjected}×; ${receipts} receipts; clean failures ${JSON.stringify(clean)}`,
-      });
-      expect(lost).toBe(0);
-      expect(duplicates).toBe(0);
-      expect(f.wrongApprovals).toBe(0);
-      expect(receipts).toBe(acks.length);
-      expect(pending).toEqual([]);
-      expect(usageSums).toEqual(receiptSums);
-      expect(f.completed + f.failedCleanly).toBe(N);
-    } finally {
-      db.close();
-    }
+    const a = await auditLedger(shop, acks);
+    reportFigures({
+      campaign: 'unplug',
+      seed: SEED,
+      transactions: N,
+      ...f,
+      duplicates: a.duplicates,
+      lost: a.lost,
+      notes: `terminal vanished ${f.faultsInjected}×; ${a.receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+    });
+    expect(a.problems).toEqual([]);
+    expect(a.lost).toBe(0);
+    expect(a.duplicates).toBe(0);
+    expect(f.wrongApprovals).toBe(0);
+    expect(a.receipts).toBe(acks.length);
+    expect(a.pending).toEqual([]);
+    expect(a.usageSums).toEqual(a.receiptSums);
+    expect(f.completed + f.failedCleanly).toBe(N);
   }, 120_000 + N * 60_000);
 });
