@@ -4,6 +4,7 @@ import { LinkError } from '../protocol/errors.js';
 import { fuzzRuns } from '../test/support/fuzz.js';
 import { HOLD_LIMIT_BYTES, type Link } from './link.js';
 import { MemoryBus, createMemoryLinkPair } from './memory-link.js';
+import { closed } from '../test/support/link-waits.js';
 
 /** Collects what a link receives. */
 function collect(link: Link): { chunks: Uint8Array[]; bytes: () => number[] } {
@@ -13,9 +14,6 @@ function collect(link: Link): { chunks: Uint8Array[]; bytes: () => number[] } {
 }
 
 /** Resolves with the argument of the link's single onClose call. */
-function closed(link: Link): Promise<LinkError | undefined> {
-  return new Promise((resolve) => link.onClose(resolve));
-}
 
 const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 

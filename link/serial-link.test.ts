@@ -3,31 +3,11 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LinkError } from '../protocol/errors.js';
 import { createPtyPair, type PtyPair } from '../test/support/pty-pair.js';
-import type { Link } from './link.js';
 import { SerialBus, SerialLink, normaliseUsbId, scanSysfsSerialPorts } from './serial-link.js';
+import { closed, receive } from '../test/support/link-waits.js';
 
-function closed(link: Link): Promise<LinkError | undefined> {
-  return new Promise((resolve) => link.onClose(resolve));
-}
 
-/** Resolves with the first `n` bytes the link receives. */
-function receive(link: Link, n: number): Promise<Uint8Array> {
-  return new Promise((resolve) => {
-    const out = new Uint8Array(n);
-    let got = 0;
-    const off = link.onData((chunk) => {
-      const take = Math.min(chunk.length, n - got);
-      out.set(chunk.subarray(0, take), got);
-      got += take;
-      if (got === n) {
-        off();
-        resolve(out);
-      }
-    });
-  });
-}
 
 describe('SerialLink over a socat pty', () => {
   const cleanups: Array<() => Promise<void>> = [];

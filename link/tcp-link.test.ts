@@ -1,29 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LinkError } from '../protocol/errors.js';
-import type { Link } from './link.js';
 import { TcpBus, TcpLink, TcpLinkServer, formatTcpAddress, parseTcpAddress } from './tcp-link.js';
+import { closed, receive } from '../test/support/link-waits.js';
 
-function closed(link: Link): Promise<LinkError | undefined> {
-  return new Promise((resolve) => link.onClose(resolve));
-}
 
-function receive(link: Link, n: number): Promise<Uint8Array> {
-  return new Promise((resolve) => {
-    const out = new Uint8Array(n);
-    let got = 0;
-    const off = link.onData((chunk) => {
-      const take = Math.min(chunk.length, n - got);
-      out.set(chunk.subarray(0, take), got);
-      got += take;
-      if (got === n) {
-        off();
-        resolve(out);
-      }
-    });
-  });
-}
 
 function nextLink(server: TcpLinkServer): Promise<TcpLink> {
   return new Promise((resolve) => {
