@@ -7,7 +7,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { UnicardClient } from '../../daemon/client/index.js';
+import { expect } from 'vitest';
+import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
 import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import { eventually, makeDaemonWorld, startSim, stopAll, tempDir, TRUSTED_TERMINAL, writeDaemonConfig, type DaemonTestWorld, type SimHandle } from '../e2e/daemon-harness.js';
@@ -130,4 +131,61 @@ export async function auditLedger(shop: CampaignShop, acks: readonly Ack[], void
   } finally {
     db.close();
   }
+}
+
+/** What a campaign counts as its cycles run. */
+export interface CampaignTally {
+  completed: number;
+  failedCleanly: number;
+  retries: number;
+  wrongApprovals: number;
+  /** Clean failures by error code. */
+  clean: Record<string, number>;
+  /** Commits the client saw acknowledged. */
+  acks: Ack[];
+}
+
+/** The tally's counters, for reportFigures (without the ack list and clean-failure map). */
+export function counts(t: CampaignTally): Pick<CampaignTally, 'completed' | 'failedCleanly' | 'retries' | 'wrongApprovals'> {
+  return { completed: t.completed, failedCleanly: t.failedCleanly, retries: t.retries, wrongApprovals: t.wrongApprovals };
+}
+
+/** A new, empty tally. */
+export function newTally(): CampaignTally {
+  return { completed: 0, failedCleanly: 0, retries: 0, wrongApprovals: 0, clean: {}, acks: [] };
+}
+
+/**
+ * Checks that a failed call failed the way DESIGN.md §11 promises — a typed API error with a
+ * code and an Arabic text — and returns its code.
+ */
+export function typedFailureCode(e: unknown, cycle: number): string {
+  expect(e, `cycle ${cycle}: ${String(e)}`).toBeInstanceOf(ApiClientError);
+  const err = e as ApiClientError;
+  expect(err.ar, err.code).toMatch(/[\u0600-\u06ff]/);
+  return err.code;
+}
+
+/**
+ * Ends one cycle of a one-loaf campaign: a failed authorize counts as a clean failure under
+ * its last code; an approved one is voided (two times in three) or committed, and anything
+ * but one loaf counts as a wrong approval.
+ */
+export async function settleCycle(client: UnicardClient, tally: CampaignTally, rnd: () => number, key: string, auth: Record<string, unknown> | undefined, lastCode: string): Promise<void> {
+  if (auth === undefined) {
+    tally.clean[lastCode] = (tally.clean[lastCode] ?? 0) + 1;
+    tally.failedCleanly++;
+    return;
+  }
+  if ((auth.approvedQuantity as number) > 1) tally.wrongApprovals++;
+  const authorizationId = auth.authorizationId as string;
+  // A third commit (the daily share lasts the campaign), the rest void: both must hold under faults.
+  if (rnd() < 0.67) {
+    expect(await client.call('void', { authorizationId })).toMatchObject({ state: 'voided' });
+  } else {
+    const r = await client.call<Record<string, unknown>>('commit', { authorizationId, quantity: 1, idempotencyKey: `${key}-c` });
+    if ((r.quantity as number) !== 1) tally.wrongApprovals++;
+    tally.acks.push({ authorizationId, receiptId: r.receiptId as string, seq: r.seq as number });
+  }
+  tally.completed++;
 }

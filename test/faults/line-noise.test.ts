@@ -16,14 +16,14 @@
  * are then mostly damaged and the session's resends run out; RELIABILITY.md has the figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
+import { UnicardClient } from '../../daemon/client/index.js';
 import {
   startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { auditLedger, setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, counts, newTally, settleCycle, setUpCampaignShop, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'noise-campaign-token-0123456789';
@@ -66,20 +66,13 @@ async function present(card: string): Promise<void> {
   expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
 }
 
-interface Ack {
-  authorizationId: string;
-  receiptId: string;
-  seq: number;
-}
 
 describe('line noise on the terminal link', () => {
   it(`every cycle completes or fails with a typed error; nothing wrong, doubled or lost in the ledger (N=${N}, rate=${RATE})`, async () => {
     const rnd = seededRandom(SEED);
     console.log(`line-noise campaign: N=${N} rate=${RATE} seed=${SEED}`);
     expect((await sim.control({ cmd: 'seed', seed: SEED })).ok).toBe(true);
-    const acks: Ack[] = [];
-    const f = { completed: 0, failedCleanly: 0, retries: 0, wrongApprovals: 0 };
-    const clean: Record<string, number> = {};
+    const f = newTally();
 
     for (let i = 0; i < N; i++) {
       const card = CARDS[i % CARDS.length]!;
@@ -95,51 +88,33 @@ describe('line noise on the terminal link', () => {
         try {
           auth = await client.call<Record<string, unknown>>('authorize', { terminalId: TRUSTED_TERMINAL, service: 'bread', quantity: 1, idempotencyKey: key }, { timeoutMs: 90_000 });
         } catch (e) {
-          expect(e, `cycle ${i}: ${String(e)}`).toBeInstanceOf(ApiClientError);
-          const err = e as ApiClientError;
-          expect(err.ar, err.code).toMatch(/[\u0600-\u06ff]/);
-          lastCode = err.code;
+          lastCode = typedFailureCode(e, i);
           if (lastCode.startsWith('BREAD_')) break; // a quota used up: retrying cannot help
         }
       }
-      if (auth === undefined) {
-        clean[lastCode] = (clean[lastCode] ?? 0) + 1;
-        f.failedCleanly++;
-        continue;
-      }
-      if ((auth.approvedQuantity as number) > 1) f.wrongApprovals++;
-      const authorizationId = auth.authorizationId as string;
-      // A third commit (the daily share lasts the campaign), the rest void: both must hold under noise.
-      if (rnd() < 0.67) {
-        expect(await client.call('void', { authorizationId })).toMatchObject({ state: 'voided' });
-      } else {
-        const r = await client.call<Record<string, unknown>>('commit', { authorizationId, quantity: 1, idempotencyKey: `${key}-c` });
-        if ((r.quantity as number) !== 1) f.wrongApprovals++;
-        acks.push({ authorizationId, receiptId: r.receiptId as string, seq: r.seq as number });
-      }
-      f.completed++;
+      await settleCycle(client, f, rnd, key, auth, lastCode);
     }
     await noise(false);
     const st = (await sim.control({ cmd: 'status' })) as { status: { counters: Record<string, number> } };
     await client.close();
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
 
-    const a = await auditLedger(shop, acks);
+    const a = await auditLedger(shop, f.acks);
     reportFigures({
       campaign: 'line-noise',
       seed: SEED,
       transactions: N,
       faultsInjected: (st.status.counters.rxBadFrames ?? 0) + (st.status.counters.retriesAnswered ?? 0),
-      ...f,
+      ...counts(f),
       duplicates: a.duplicates,
       lost: a.lost,
-      notes: `rate ${RATE}; terminal counters ${JSON.stringify(st.status.counters)}; ${a.receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+      notes: `rate ${RATE}; terminal counters ${JSON.stringify(st.status.counters)}; ${a.receipts} receipts; clean failures ${JSON.stringify(f.clean)}`,
     });
     expect(a.problems).toEqual([]);
     expect(a.lost).toBe(0);
     expect(a.duplicates).toBe(0);
     expect(f.wrongApprovals).toBe(0);
-    expect(a.receipts).toBe(acks.length);
+    expect(a.receipts).toBe(f.acks.length);
     expect(a.pending).toEqual([]);
     expect(a.usageSums).toEqual(a.receiptSums);
     expect(f.completed + f.failedCleanly).toBe(N);

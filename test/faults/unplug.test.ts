@@ -10,7 +10,7 @@
  * N = UNICARD_UNPLUG_TRANSACTIONS (3 in `make test`, 100 under `make reliability`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
+import { UnicardClient } from '../../daemon/client/index.js';
 import {
   eventually,
   startDaemon,
@@ -18,7 +18,7 @@ import {
   type DaemonHandle,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { auditLedger, setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, counts, newTally, settleCycle, setUpCampaignShop, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'unplug-campaign-token-0123456789';
@@ -61,19 +61,12 @@ async function present(card: string): Promise<void> {
   expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
 }
 
-interface Ack {
-  authorizationId: string;
-  receiptId: string;
-  seq: number;
-}
 
 describe('the terminal unplugged at random points', () => {
   it(`every transaction completes or fails with a typed error; no receipt without a commit; the daemon finds the terminal again (N=${N})`, async () => {
     const rnd = seededRandom(SEED);
     console.log(`unplug campaign: N=${N} seed=${SEED}`);
-    const acks: Ack[] = [];
-    const f = { faultsInjected: 0, completed: 0, failedCleanly: 0, retries: 0, wrongApprovals: 0 };
-    const clean: Record<string, number> = {};
+    const f = { ...newTally(), faultsInjected: 0 };
 
     for (let i = 0; i < N; i++) {
       const card = CARDS[i % CARDS.length]!;
@@ -100,49 +93,32 @@ describe('the terminal unplugged at random points', () => {
           }
           auth = await call;
         } catch (e) {
-          expect(e, `cycle ${i}: ${String(e)}`).toBeInstanceOf(ApiClientError);
-          const err = e as ApiClientError;
-          expect(err.ar, err.code).toMatch(/[\u0600-\u06ff]/);
-          lastCode = err.code;
+          lastCode = typedFailureCode(e, i);
           if (lastCode.startsWith('BREAD_')) break; // a quota used up: retrying cannot help
         }
       }
-      if (auth === undefined) {
-        clean[lastCode] = (clean[lastCode] ?? 0) + 1;
-        f.failedCleanly++;
-        continue;
-      }
-      if ((auth.approvedQuantity as number) > 1) f.wrongApprovals++;
-      const authorizationId = auth.authorizationId as string;
-      // A third commit (the daily share lasts the campaign), the rest void: both must hold across unplugs.
-      if (rnd() < 0.67) {
-        expect(await client.call('void', { authorizationId })).toMatchObject({ state: 'voided' });
-      } else {
-        const r = await client.call<Record<string, unknown>>('commit', { authorizationId, quantity: 1, idempotencyKey: `${key}-c` });
-        if ((r.quantity as number) !== 1) f.wrongApprovals++;
-        acks.push({ authorizationId, receiptId: r.receiptId as string, seq: r.seq as number });
-      }
-      f.completed++;
+      await settleCycle(client, f, rnd, key, auth, lastCode);
     }
     await terminalReady(client);
     await client.close();
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
 
-    const a = await auditLedger(shop, acks);
+    const a = await auditLedger(shop, f.acks);
     reportFigures({
       campaign: 'unplug',
       seed: SEED,
       transactions: N,
-      ...f,
+      faultsInjected: f.faultsInjected,
+      ...counts(f),
       duplicates: a.duplicates,
       lost: a.lost,
-      notes: `terminal vanished ${f.faultsInjected}×; ${a.receipts} receipts; clean failures ${JSON.stringify(clean)}`,
+      notes: `terminal vanished ${f.faultsInjected}×; ${a.receipts} receipts; clean failures ${JSON.stringify(f.clean)}`,
     });
     expect(a.problems).toEqual([]);
     expect(a.lost).toBe(0);
     expect(a.duplicates).toBe(0);
     expect(f.wrongApprovals).toBe(0);
-    expect(a.receipts).toBe(acks.length);
+    expect(a.receipts).toBe(f.acks.length);
     expect(a.pending).toEqual([]);
     expect(a.usageSums).toEqual(a.receiptSums);
     expect(f.completed + f.failedCleanly).toBe(N);
