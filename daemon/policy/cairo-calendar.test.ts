@@ -9,6 +9,7 @@ import {
   daysBetween,
   daysInMonth,
   firstDayOf,
+  intlLocalParts,
   isDay,
   isMonth,
   lastDayOf,
@@ -67,6 +68,24 @@ describe('cairoDay: the Egyptian day of an instant', () => {
     }
     expect(cairoDay(0)).toBe('1970-01-01');
     expect(cairoDay(MAX_UNIX_SECONDS)).toBe('9999-12-31');
+  });
+
+  it('property: the per-hour offset cache gives exactly what Intl gives, second by second around every transition', { timeout: Math.max(30_000, RUNS) }, () => {
+    const fromIntl = (t: number): string => {
+      const p = intlLocalParts(t);
+      return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+    };
+    // Random instants, and the two hours around each DST change of 2023–2026 (both directions).
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX_UNIX_SECONDS }), (t) => {
+        expect(cairoDateTime(t)).toBe(fromIntl(t));
+      }),
+      { numRuns: RUNS },
+    );
+    const transitions = ['2023-04-27T22:00:00Z', '2023-10-26T21:00:00Z', '2024-04-25T22:00:00Z', '2024-10-31T21:00:00Z', '2025-04-24T22:00:00Z', '2025-10-30T21:00:00Z', '2026-04-23T22:00:00Z', '2026-10-29T21:00:00Z'];
+    for (const iso of transitions) {
+      for (let t = utc(iso) - 3600; t < utc(iso) + 3600; t += 7) expect(cairoDateTime(t)).toBe(fromIntl(t));
+    }
   });
 
   it('property: the Cairo day is the UTC day at +2 h or +3 h, and never goes backwards', { timeout: Math.max(30_000, RUNS) }, () => {

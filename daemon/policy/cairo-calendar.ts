@@ -49,23 +49,50 @@ function checkTime(unixSeconds: number): void {
   }
 }
 
-function localParts(unixSeconds: number): Record<string, string> {
+/** Cairo's wall-clock parts of an instant, straight from Intl (the tz database). */
+export function intlLocalParts(unixSeconds: number): Record<string, string> {
   checkTime(unixSeconds);
   const parts: Record<string, string> = {};
   for (const p of DAY_FORMAT.formatToParts(new Date(Math.floor(unixSeconds) * 1000))) parts[p.type] = p.value;
   return parts;
 }
 
+// Cairo's UTC offset per UTC hour. formatToParts costs ~20 µs and the daemon asks for today
+// several times per authorization; the offset can only change on a whole UTC hour (Egypt's
+// offsets are whole hours and its transitions fall at local midnight), so one Intl call per
+// hour is exact. Bounded: a cache, not state.
+const OFFSET_BY_HOUR = new Map<number, number>();
+const OFFSET_CACHE_LIMIT = 512;
+
+function cairoOffsetMs(unixSeconds: number): number {
+  const hour = Math.floor(unixSeconds / 3600);
+  let offset = OFFSET_BY_HOUR.get(hour);
+  if (offset === undefined) {
+    const p = intlLocalParts(hour * 3600);
+    const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+    offset = wall - hour * 3_600_000;
+    if (OFFSET_BY_HOUR.size >= OFFSET_CACHE_LIMIT) OFFSET_BY_HOUR.clear();
+    OFFSET_BY_HOUR.set(hour, offset);
+  }
+  return offset;
+}
+
+/** Cairo's wall clock of an instant as an ISO string 'YYYY-MM-DDTHH:MM:SS.000Z' (the Z is not UTC). */
+function localIso(unixSeconds: number): string {
+  checkTime(unixSeconds);
+  const seconds = Math.floor(unixSeconds);
+  return new Date(seconds * 1000 + cairoOffsetMs(seconds)).toISOString();
+}
+
 /** The Egyptian calendar day of a Unix time (seconds). TIME_INVALID outside 1970..9999. */
 export function cairoDay(unixSeconds: number): Day {
-  const p = localParts(unixSeconds);
-  return `${p.year}-${p.month}-${p.day}`;
+  return localIso(unixSeconds).slice(0, 10);
 }
 
 /** 'YYYY-MM-DD HH:MM:SS' in Egypt's local time (for documents and test tables). */
 export function cairoDateTime(unixSeconds: number): string {
-  const p = localParts(unixSeconds);
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  const iso = localIso(unixSeconds);
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
 function dayToUtcMs(day: Day): number {
