@@ -4,8 +4,9 @@
 setup:
 	@./scripts/setup.sh
 
+# dist/: the compiled daemon, CLI and simulator that bin/ runs when it is up to date.
 build: setup
-	npx tsc -p tsconfig.build.json
+	./scripts/build.sh
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
