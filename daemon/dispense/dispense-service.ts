@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_QUANTITY, buildCardAuthBody, buildHolderVerifyBody, verifyCardAuth, verifyHolderVerify, ANY_MEMBER } from '../../protocol/crypto/card-structures.js';
 import { verifyCardCertificate, type CardCertificate } from '../../protocol/crypto/certificates.js';
-import type { Ed25519 } from '../../protocol/crypto/ed25519.js';
+import { VerifiedSignatureCache, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { TrustedKeys } from '../../protocol/crypto/signed-structure.js';
 import { UnicardError } from '../../protocol/errors.js';
 import { Service } from '../../protocol/messages/catalog.js';
@@ -271,10 +271,13 @@ export class DispenseService {
   private readonly running = new Map<string, Promise<AuthorizationView>>();
   /** Terminals with an authorize in flight. */
   private readonly busyTerminals = new Set<string>();
+  /** Card certificates come back (a household, the same bakery, every day): verify each once. */
+  private readonly certificateEd: VerifiedSignatureCache;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DispenseDeps) {
     this.clock = deps.clock ?? Date.now;
+    this.certificateEd = new VerifiedSignatureCache(deps.ed);
     this.nonce = deps.nonce ?? ((): Uint8Array => new Uint8Array(randomBytes(32)));
     for (const e of deps.roster.entries) {
       const prev = this.rosterByCard.get(e.cardId);
@@ -335,7 +338,7 @@ export class DispenseService {
   private checkCard(certificate: Uint8Array, nowMs: number): { cert: CardCertificate; household: HouseholdInput } {
     let cert: CardCertificate;
     try {
-      cert = verifyCardCertificate(certificate, this.deps.issuerKeys, Math.floor(nowMs / 1000), this.deps.ed);
+      cert = verifyCardCertificate(certificate, this.deps.issuerKeys, Math.floor(nowMs / 1000), this.certificateEd);
     } catch (e) {
       if (isCode(e, 'CERT_UNKNOWN_ISSUER', 'KEY_UNKNOWN')) refuse('CARD_UNKNOWN_ISSUER');
       if (isCode(e, 'CERT_EXPIRED', 'CERT_NOT_YET_VALID')) refuse('CARD_EXPIRED', { cause: (e as UnicardError).code });

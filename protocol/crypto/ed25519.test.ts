@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CryptoError } from '../errors.js';
 import { fuzzRuns } from '../../test/support/fuzz.js';
 import { fromHex, toHex } from './bytes.js';
-import { isCanonicalS, NodeEd25519, TweetnaclEd25519, type Ed25519 } from './ed25519.js';
+import { isCanonicalS, NodeEd25519, TweetnaclEd25519, VerifiedSignatureCache, type Ed25519 } from './ed25519.js';
 
 const vectorsDir = new URL('../../test/vectors/', import.meta.url);
 const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name, vectorsDir), 'utf8'));
@@ -173,5 +173,65 @@ describe('Ed25519 property: both implementations agree', () => {
       }),
       { numRuns: slowRuns(100) },
     );
+  });
+});
+
+describe('VerifiedSignatureCache', () => {
+  /** The real node:crypto implementation, counting the curve checks it is asked for. */
+  class CountingEd25519 extends NodeEd25519 {
+    verifies = 0;
+    override verify(p: Uint8Array, m: Uint8Array, s: Uint8Array): boolean {
+      this.verifies++;
+      return super.verify(p, m, s);
+    }
+  }
+  const cases = wycheproof.testGroups.flatMap((g) => g.tests.map((t) => ({ pk: g.publicKey.pk, ...t })));
+
+  it('gives the expected result on every Wycheproof case, asked twice', () => {
+    const cache = new VerifiedSignatureCache(new NodeEd25519());
+    for (const round of [1, 2]) {
+      const wrong = cases.filter((c) => cache.verify(fromHex(c.pk), fromHex(c.msg), fromHex(c.sig)) !== (c.result === 'valid'));
+      expect({ round, wrong: wrong.map((c) => c.tcId) }).toEqual({ round, wrong: [] });
+    }
+  });
+
+  it('checks a signature on the curve once, then answers from memory; failures are never remembered', () => {
+    const inner = new CountingEd25519();
+    const cache = new VerifiedSignatureCache(inner);
+    const seed = new Uint8Array(32).fill(3);
+    const pk = inner.publicKeyFromSeed(seed);
+    const msg = new Uint8Array([1, 2, 3, 4]);
+    const sig = inner.sign(seed, msg);
+    expect(cache.verify(pk, msg, sig)).toBe(true);
+    expect(cache.verify(pk, msg, sig)).toBe(true);
+    expect(inner.verifies).toBe(1);
+    const forged = Uint8Array.from(sig);
+    forged[0] = (forged[0] as number) ^ 1;
+    expect(cache.verify(pk, msg, forged)).toBe(false);
+    expect(cache.verify(pk, msg, forged)).toBe(false);
+    expect(inner.verifies).toBe(3);
+    // A remembered signature does not vouch for another message or another key.
+    expect(cache.verify(pk, new Uint8Array([1, 2, 3, 5]), sig)).toBe(false);
+    expect(cache.verify(inner.publicKeyFromSeed(new Uint8Array(32).fill(4)), msg, sig)).toBe(false);
+    expect(cache.verify(pk, msg, sig.subarray(0, 63))).toBe(false);
+  });
+
+  it('keeps at most `capacity` signatures, dropping the least recently used', () => {
+    const inner = new CountingEd25519();
+    const cache = new VerifiedSignatureCache(inner, 2);
+    const seed = new Uint8Array(32).fill(9);
+    const pk = inner.publicKeyFromSeed(seed);
+    const signed = [1, 2, 3].map((n) => ({ m: new Uint8Array([n]), s: inner.sign(seed, new Uint8Array([n])) }));
+    const [a, b, c] = signed as [typeof signed[0], typeof signed[0], typeof signed[0]];
+    cache.verify(pk, a.m, a.s);
+    cache.verify(pk, b.m, b.s);
+    cache.verify(pk, a.m, a.s); // a is now the most recent
+    cache.verify(pk, c.m, c.s); // evicts b
+    expect(cache.size).toBe(2);
+    const before = inner.verifies;
+    cache.verify(pk, a.m, a.s);
+    expect(inner.verifies).toBe(before);
+    cache.verify(pk, b.m, b.s);
+    expect(inner.verifies).toBe(before + 1);
   });
 });

@@ -232,3 +232,56 @@ export class TweetnaclEd25519 implements Ed25519 {
     }
   }
 }
+
+/**
+ * An {@link Ed25519} that remembers the signatures it has seen verify, for structures that
+ * come back again and again (a household's card certificate, at the same bakery every day):
+ * the second time costs a SHA-256 instead of a curve check. Only successes are kept, keyed by
+ * SHA-256 over public key ‖ signature ‖ message, so a hit means exactly this key signed exactly
+ * this message. Never use it for fresh challenges (each nonce is new: every lookup would miss).
+ * Bounded, least-recently-used; the state is this instance's, not global.
+ */
+export class VerifiedSignatureCache implements Ed25519 {
+  readonly name: string;
+  private readonly verified = new Map<string, true>();
+
+  /** @param capacity how many verified signatures to keep (default 4,096: ~0.5 MB). */
+  constructor(
+    private readonly inner: Ed25519,
+    readonly capacity = 4096,
+  ) {
+    this.name = inner.name;
+  }
+
+  publicKeyFromSeed(seed32: Uint8Array): Uint8Array {
+    return this.inner.publicKeyFromSeed(seed32);
+  }
+
+  sign(seed32: Uint8Array, message: Uint8Array): Uint8Array {
+    return this.inner.sign(seed32, message);
+  }
+
+  verify(publicKey32: Uint8Array, message: Uint8Array, signature64: Uint8Array): boolean {
+    if (!isBytes(publicKey32, ED25519_PUBLIC_KEY_LENGTH) || !isBytes(signature64, ED25519_SIGNATURE_LENGTH) || !isBytes(message)) {
+      return false;
+    }
+    const key = createHash('sha256').update(publicKey32).update(signature64).update(message).digest('base64');
+    if (this.verified.has(key)) {
+      this.verified.delete(key); // most recently used goes last
+      this.verified.set(key, true);
+      return true;
+    }
+    if (!this.inner.verify(publicKey32, message, signature64)) return false;
+    if (this.verified.size >= this.capacity) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(key, true);
+    return true;
+  }
+
+  /** Signatures remembered now (for tests of the bound). */
+  get size(): number {
+    return this.verified.size;
+  }
+}
