@@ -2,15 +2,17 @@
  * Real-process helpers for the daemon's end-to-end tests: a demo world made with the issuer
  * toolkit's CLI (plus a second trusted terminal and one under an unknown vendor), the
  * simulator (`firmware-sim/main.ts`) on a socat pty or TCP, unicardd itself, and the
- * simulator's control socket. Every process is stopped by pid and every temp dir removed by
- * the test that made it; {@link stopAll} is the safety net for a test that failed half-way.
+ * simulator's control socket, and a whole dispensing shop ({@link startShop}). Every process
+ * is stopped by pid and every temp dir removed by the test that made it; {@link stopAll} is the
+ * safety net for a test that failed half-way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UnicardClient } from '../../daemon/client/index.js';
 
 /** The repository root. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -396,4 +398,53 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
 export async function writeDaemonConfig(path: string, config: Record<string, unknown>): Promise<string> {
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
   return path;
+}
+
+/** A dispensing shop on a real pty (see {@link startShop}). */
+export interface Shop {
+  readonly sim: SimHandle;
+  readonly daemon: DaemonHandle;
+  /** The shop client, connected, with TRUSTED_TERMINAL claimed. */
+  readonly client: UnicardClient;
+  /** unicardd's data dir, `<dir>/data`: dispense.json, daemon.pub, ledger.sqlite. */
+  readonly dataDir: string;
+  /** Closes the client, stops unicardd and the simulator, then whatever else these helpers started. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A dispensing shop, all real processes: the simulator as TRUSTED_TERMINAL of `world` on a
+ * socat pty in `dir`, unicardd with `dispense` as its data dir's dispense.json and `token`
+ * for the shop role, and a client named `clientName` that has claimed the terminal once the
+ * daemon lists it ready.
+ */
+export async function startShop(world: DaemonTestWorld, o: { dir: string; token: string; clientName: string; dispense: Record<string, unknown> }): Promise<Shop> {
+  const dataDir = join(o.dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(join(dataDir, 'dispense.json'), JSON.stringify(o.dispense));
+  const sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir: o.dir, pty: join(o.dir, 'sim.tty') });
+  let daemon: DaemonHandle | undefined;
+  let client: UnicardClient | undefined;
+  const stop = async (): Promise<void> => {
+    await client?.close().catch(() => {});
+    await Promise.all([daemon?.stop(), sim.stop()]);
+    await stopAll();
+  };
+  try {
+    const config = await writeDaemonConfig(join(o.dir, 'unicardd.json'), {
+      dataDir,
+      tokens: { shop: { token: o.token, role: 'shop' } },
+      terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
+      trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
+    });
+    daemon = await startDaemon(['--config', config]);
+    const c = await UnicardClient.connect(daemon.ready.socket, { token: o.token, name: o.clientName });
+    client = c;
+    await eventually(async () => ((await c.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 20_000, 'terminal ready');
+    await c.claim(TRUSTED_TERMINAL);
+    return { sim, daemon, client: c, dataDir, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }

@@ -24,19 +24,7 @@ import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
 import { systemRandomBytes } from '../../firmware-sim/hardware/random.js';
 import { initIssuer, makeCard, makeRevocation, type ToolkitContext } from '../../firmware-sim/issuer/toolkit.js';
-import {
-  eventually,
-  makeDaemonWorld,
-  startDaemon,
-  startSim,
-  stopAll,
-  tempDir,
-  TRUSTED_TERMINAL,
-  writeDaemonConfig,
-  type DaemonHandle,
-  type DaemonTestWorld,
-  type SimHandle,
-} from './daemon-harness.js';
+import { eventually, makeDaemonWorld, startShop, tempDir, TRUSTED_TERMINAL, type DaemonHandle, type DaemonTestWorld, type Shop, type SimHandle } from './daemon-harness.js';
 
 const TOKEN = 'dispense-e2e-token-0123456789';
 const TTL_MS = 4000;
@@ -45,6 +33,7 @@ const ctx: ToolkitContext = { ed, random: systemRandomBytes, nowMs: () => Date.n
 
 let world: DaemonTestWorld;
 let dir: string;
+let shop: Shop;
 let dataDir: string;
 let sim: SimHandle;
 let daemon: DaemonHandle;
@@ -91,9 +80,7 @@ async function refusal(p: Promise<unknown>): Promise<ApiClientError> {
 
 beforeAll(async () => {
   [world, dir] = await Promise.all([makeDaemonWorld(), tempDir('unicard-e2e-dispense-')]);
-  dataDir = join(dir, 'data');
   const extra = join(dir, 'extra');
-  await mkdir(dataDir, { recursive: true });
   await mkdir(extra, { recursive: true });
   const manifest = JSON.parse(await readFile(join(world.worldDir, 'manifest.json'), 'utf8')) as { cards: { cardId: string; file: string }[] };
   for (const c of manifest.cards) cards[c.cardId] = join(world.worldDir, c.file);
@@ -130,9 +117,11 @@ beforeAll(async () => {
   cards.clone = join(extra, 'clone-PSD-000005.json');
   await copyFile(cards['PSD-000005']!, cards.clone);
 
-  await writeFile(
-    join(dataDir, 'dispense.json'),
-    JSON.stringify({
+  shop = await startShop(world, {
+    dir,
+    token: TOKEN,
+    clientName: 'bakery-pos',
+    dispense: {
       shopId: 'BAKERY-PSD-7',
       shopGovernorate: 3,
       roster: join(world.worldDir, 'roster.cbor'),
@@ -142,29 +131,19 @@ beforeAll(async () => {
       authorizationTtlMs: TTL_MS,
       cardTimeoutMs: 20_000,
       fingerTimeoutMs: 10_000,
-    }),
-  );
-  sim = await startSim(world, { terminalId: TRUSTED_TERMINAL, dir, pty: join(dir, 'sim.tty') });
-  const config = await writeDaemonConfig(join(dir, 'unicardd.json'), {
-    dataDir,
-    tokens: { bakery: { token: TOKEN, role: 'shop' } },
-    terminals: { serial: [{ path: sim.address }], enumerate: { enabled: false }, hid: { enabled: false }, rescanIntervalMs: 200 },
-    trust: { vendorRoots: [world.vendorPub], issuerRoots: [world.issuerPub] },
+    },
   });
-  daemon = await startDaemon(['--config', config]);
-  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'bakery-pos' });
+  ({ sim, daemon, client, dataDir } = shop);
   await client.subscribe(['authorization.progress', 'authorization.expired'], (event, params) => {
     if (event === 'authorization.expired') expired.push((params as { authorizationIds: string[] }).authorizationIds);
     else progress.push(params as Record<string, unknown>);
   });
-  await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 20_000, 'terminal ready');
-  await client.claim(TRUSTED_TERMINAL);
 }, 120_000);
 
 afterAll(async () => {
+  // The test that reconnects leaves its own client here; the shop closes the first one.
   await client?.close().catch(() => {});
-  await Promise.all([daemon?.stop(), sim?.stop()]);
-  await stopAll();
+  await shop?.stop();
   await world?.cleanup();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 60_000);
