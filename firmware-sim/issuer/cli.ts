@@ -61,6 +61,11 @@ global options:
                    with it are not secret
   --help           this text
 
+DATE: YYYY-MM-DD is 00:00 UTC of that day (02:00 or 03:00 in Cairo, the same Egyptian day);
+  an ISO 8601 time with an offset gives any other instant (2026-11-01T00:00:00+02:00).
+A household's entitlements, and last month's bread points, count from its roster entry's
+  since: the card's --valid-from unless make-roster --state CARD_ID=active@DATE gives another.
+
 roles: ${Object.keys(MemberRole).join(', ')}
 card states: ${Object.keys(CardState).join(', ')}
 card revocation reasons: ${Object.keys(CardRevocationReason).join(', ')}
