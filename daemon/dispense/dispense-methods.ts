@@ -111,8 +111,14 @@ export function registerDispenseMethods(server: ApiServer, deps: DispenseMethodD
       }
       const { shopIdAsked: _ignored, ...req } = p;
       const { session } = ctx.requireClaim(req.terminalId);
+      // One signal for "the client went away" and "authorize.cancel": a listener removed in
+      // `finally`, not AbortSignal.any, whose dependants pile up on the connection's signal
+      // until a GC in Node 20 (one per authorize, for as long as the connection lives).
       const abort = new AbortController();
-      const signal = AbortSignal.any([ctx.signal, abort.signal]);
+      const onClientGone = (): void => abort.abort();
+      if (ctx.signal.aborted) abort.abort();
+      else ctx.signal.addEventListener('abort', onClientGone, { once: true });
+      const signal = abort.signal;
       running.set(req.terminalId, { connectionId: ctx.client.connectionId, abort });
       const started = Date.now();
       try {
@@ -128,6 +134,7 @@ export function registerDispenseMethods(server: ApiServer, deps: DispenseMethodD
         log?.info({ terminalId: req.terminalId, refused: (e as { code?: string }).code, ms: Date.now() - started }, 'authorize refused');
         throw e;
       } finally {
+        ctx.signal.removeEventListener('abort', onClientGone);
         if (running.get(req.terminalId)?.abort === abort) running.delete(req.terminalId);
       }
     },
