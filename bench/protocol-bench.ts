@@ -2,6 +2,7 @@
  * Protocol-layer benchmarks: stream-framing overhead, codec throughput, and Ed25519
  * verification with node:crypto against tweetnacl on the same keys and messages.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { encodeFrame, measureFramingOverhead } from '../protocol/stream-framing.js';
 import { decodeMessage, encodeMessage, type Message } from '../protocol/messages.js';
@@ -100,6 +101,27 @@ export function codecRows(ms: number): BenchRow[] {
   ];
 }
 
+/**
+ * Verifications per second of the OpenSSL library itself (`openssl speed ed25519`, C, one
+ * thread), or undefined when the openssl command is not installed. node:crypto calls the
+ * same library, so this is the most any node:crypto verify can reach on this CPU.
+ */
+export function opensslVerifyRate(seconds = 2): number | undefined {
+  try {
+    const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ed25519'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
+    return parseOpensslSpeed(out);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The verify/s figure of `openssl speed ed25519` output (its last column on the Ed25519 line). */
+export function parseOpensslSpeed(out: string): number | undefined {
+  const line = out.split('\n').find((l) => /Ed25519/.test(l) && /EdDSA/.test(l));
+  const v = Number(line?.trim().split(/\s+/).pop());
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
 export function ed25519Rows(ms: number): BenchRow[] {
   const nodeEd = new NodeEd25519();
   const naclEd = new TweetnaclEd25519();
@@ -138,9 +160,23 @@ export function ed25519Rows(ms: number): BenchRow[] {
   const fast = total.fast.ops / total.fast.seconds;
   const slow = total.slow.ops / total.slow.seconds;
   const ratio = fast / slow;
+  const native = opensslVerifyRate();
+  const ceiling: BenchRow[] =
+    native === undefined
+      ? []
+      : [
+          {
+            group: 'ed25519',
+            name: 'verify, OpenSSL native (openssl speed): the ceiling of node:crypto',
+            value: native,
+            unit: 'sig/s',
+            note: `node:crypto reaches ${((fast / native) * 100).toFixed(0)} % of it; native / tweetnacl = ${(native / slow).toFixed(0)} ×, so no single-threaded node:crypto verify can do better on this CPU`,
+          },
+        ];
   return [
     { group: 'ed25519', name: 'verify, node:crypto (daemon)', value: fast, unit: 'sig/s' },
     { group: 'ed25519', name: 'verify, tweetnacl (firmware reference)', value: slow, unit: 'sig/s' },
     { group: 'ed25519', name: 'verify speed-up node:crypto / tweetnacl', value: ratio, unit: '×', target: '≥ 100 ×', pass: ratio >= 100, note: 'same keys and messages, alternating slices of one run' },
+    ...ceiling,
   ];
 }

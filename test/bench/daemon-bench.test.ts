@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { processCpuMs, processMemoryMiB, quantile, summariseCpuProfile, type CpuProfile } from '../../bench/daemon-bench.js';
+import { ed25519FloorMs, processCpuMs, processMemoryMiB, quantile, summariseCpuProfile, type CpuProfile } from '../../bench/daemon-bench.js';
 
 describe('daemon bench arithmetic', () => {
+  it('the Ed25519 floor is two verifies and one sign, in ms', () => {
+    const f = ed25519FloorMs(40);
+    expect(f.verifyUs).toBeGreaterThan(0);
+    expect(f.signUs).toBeGreaterThan(0);
+    expect(f.floorMs).toBeCloseTo((2 * f.verifyUs + f.signUs) / 1000, 9);
+  });
+
   it('quantile is the nearest rank', () => {
     const xs = Array.from({ length: 100 }, (_, i) => i + 1);
     expect(quantile(xs, 0.5)).toBe(50);
