@@ -21,7 +21,8 @@ import { FlashStore, formatVersion, type BootResult } from '../hardware/flash-st
 import { HardwareError } from '../hardware/hardware-error.js';
 import { loadPublicKeyFile } from '../hardware/key-file.js';
 import { systemRandomBytes, type RandomBytes } from '../hardware/random.js';
-import { DEFAULT_ATTEMPT_LIMIT } from '../hardware/secure-element.js';
+import { DEFAULT_ATTEMPT_LIMIT, SimulatedCard } from '../hardware/secure-element.js';
+import { loadCardFile } from '../hardware/card-file.js';
 import { decodeFirmwareImage } from '../issuer/firmware-image.js';
 import type { DemoManifest } from '../issuer/demo-world.js';
 import { bannerBytes, type BannerInfo } from './banner.js';
@@ -69,6 +70,12 @@ export interface WorldTerminalOptions extends Omit<SimulatedTerminalOptions, 'id
   durable?: boolean;
   /** Match attempts per member per card session (default 3). */
   attemptLimit?: number;
+  /**
+   * 'memory' keeps each card's counter in this process instead of its file under `stateDir`
+   * (for benchmarks, whose terminals share the daemon's machine: no file write per signature).
+   * Default 'file', like the physical card the file stands for.
+   */
+  cardCounters?: 'file' | 'memory';
 }
 
 /** A control command (the JSON object of one control line). */
@@ -244,8 +251,9 @@ export class SimulatedTerminal {
       ed,
       attemptLimit: options.attemptLimit ?? DEFAULT_ATTEMPT_LIMIT,
       durable: options.durable ?? true,
+      ...(options.cardCounters === undefined ? {} : { cardCounters: options.cardCounters }),
     });
-    const { worldDir: _w, terminalId: _t, stateDir: _s, durable: _d, attemptLimit: _a, ...rest } = options;
+    const { worldDir: _w, terminalId: _t, stateDir: _s, durable: _d, attemptLimit: _a, cardCounters: _c, ...rest } = options;
     return SimulatedTerminal.create({ ...rest, ed, identity, flash, cards });
   }
 
@@ -531,6 +539,8 @@ export interface WorldCardLoaderOptions {
   ed: Ed25519;
   attemptLimit: number;
   durable: boolean;
+  /** Where a card's counter lives: its file in the state directory (default) or this process only. */
+  cardCounters?: 'file' | 'memory';
 }
 
 /**
@@ -540,8 +550,20 @@ export interface WorldCardLoaderOptions {
  * runs of the same state directory, like the physical card it stands for.
  */
 export function worldCardLoader(o: WorldCardLoaderOptions): CardLoader {
+  // 'memory': one card object per file for the life of the process, so its counter still
+  // only goes up across removals; nothing is written (benchmarks: no file write per signature).
+  const inMemory = new Map<string, LoadedCard>();
   return async (ref) => {
     const source = await resolveCardRef(o, ref);
+    if (o.cardCounters === 'memory') {
+      let loaded = inMemory.get(source);
+      if (loaded === undefined) {
+        const data = await loadCardFile(source, o.ed);
+        loaded = { card: new SimulatedCard(data, { ed: o.ed, attemptLimit: o.attemptLimit }), data, path: source };
+        inMemory.set(source, loaded);
+      }
+      return loaded;
+    }
     const dir = join(o.stateDir, 'cards');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const target = join(dir, basename(source));
