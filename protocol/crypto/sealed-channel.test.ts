@@ -4,7 +4,7 @@ import nacl from 'tweetnacl';
 import { SessionError } from '../errors.js';
 import { fuzzRuns } from '../../test/support/fuzz.js';
 import { u64be } from './bytes.js';
-import { SEAL_MAX_COUNTER, SEAL_MIN_RECORD_LENGTH, SealedChannel, sealNonce } from './sealed-channel.js';
+import { SEAL_MAX_COUNTER, SEAL_MIN_RECORD_LENGTH, SEAL_REPLAY_WINDOW, SealedChannel, sealNonce } from './sealed-channel.js';
 import type { SessionKeys } from './session-keys.js';
 
 const keys: SessionKeys = { h2t: new Uint8Array(32).fill(0xa1), t2h: new Uint8Array(32).fill(0xb2) };
@@ -58,14 +58,40 @@ describe('SealedChannel', () => {
     expect(terminal.highestReceivedCounter).toBe(1n);
     expect(terminal.open(host.seal(bytes('b')))).toEqual(bytes('b'));
   });
-  it('gaps are accepted, older records after a newer one are SEAL_REPLAY', () => {
+  it('gaps are accepted; a late record opens once inside the window, never twice', () => {
     const { host, terminal } = pair();
     const [r1, r2, r3, r4] = [host.seal(bytes('1')), host.seal(bytes('2')), host.seal(bytes('3')), host.seal(bytes('4'))] as const;
     expect(terminal.open(r1)).toEqual(bytes('1'));
-    expect(terminal.open(r3)).toEqual(bytes('3')); // r2 lost
-    expect(code(() => terminal.open(r2))).toBe('SEAL_REPLAY'); // late arrival
+    expect(terminal.open(r3)).toEqual(bytes('3')); // r2 not here yet
+    expect(terminal.open(r2)).toEqual(bytes('2')); // late arrival (a segmented packet completing)
+    expect(code(() => terminal.open(r2))).toBe('SEAL_REPLAY');
     expect(code(() => terminal.open(r1))).toBe('SEAL_REPLAY');
+    expect(code(() => terminal.open(r3))).toBe('SEAL_REPLAY');
+    expect(terminal.highestReceivedCounter).toBe(3n);
     expect(terminal.open(r4)).toEqual(bytes('4'));
+  });
+  it(`the window is ${SEAL_REPLAY_WINDOW} records: older ones are SEAL_REPLAY even if never seen`, () => {
+    const { host, terminal } = pair();
+    const records = Array.from({ length: SEAL_REPLAY_WINDOW + 2 }, (_, i) => host.seal(bytes(`r${i + 1}`)));
+    const last = records[records.length - 1]!; // counter 66
+    expect(terminal.open(last)).toEqual(bytes(`r${records.length}`));
+    expect(code(() => terminal.open(records[0]!))).toBe('SEAL_REPLAY'); // 65 below
+    expect(code(() => terminal.open(records[1]!))).toBe('SEAL_REPLAY'); // 64 below
+    expect(terminal.open(records[2]!)).toEqual(bytes('r3')); // 63 below
+    expect(code(() => terminal.open(records[2]!))).toBe('SEAL_REPLAY');
+    // A jump of more than the window forgets everything below: the old top is now too old.
+    const far = new SealedChannel('host', keys, { firstSendCounter: 66n + BigInt(SEAL_REPLAY_WINDOW) + 5n }).seal(bytes('far'));
+    expect(terminal.open(far)).toEqual(bytes('far'));
+    expect(code(() => terminal.open(last))).toBe('SEAL_REPLAY');
+  });
+  it('a failed record inside the window leaves its counter usable', () => {
+    const { host, terminal } = pair();
+    const r1 = host.seal(bytes('1'));
+    terminal.open(host.seal(bytes('2')));
+    const t = new Uint8Array(r1);
+    t[t.length - 1] = (t[t.length - 1] as number) ^ 1;
+    expect(code(() => terminal.open(t))).toBe('SEAL_AUTH_FAILED');
+    expect(terminal.open(r1)).toEqual(bytes('1'));
   });
   it('a record sealed for one direction does not open in the other (reflection)', () => {
     const { host } = pair();
@@ -89,7 +115,7 @@ describe('SealedChannel', () => {
     const forged = new Uint8Array(40);
     expect(code(() => terminal.open(forged))).toBe('SEAL_REPLAY');
   });
-  it('tampering with any single byte of a record is refused (counter bytes: REPLAY if lower, AUTH_FAILED otherwise)', () => {
+  it('tampering with any single byte of a record is refused (counter bytes: REPLAY for 0 or an accepted counter, AUTH_FAILED otherwise)', () => {
     const { host, terminal } = pair();
     host.seal(bytes('warm-up'));
     terminal.open(host.seal(bytes('first'))); // highest accepted = 2
@@ -98,7 +124,8 @@ describe('SealedChannel', () => {
       for (const delta of [0x01, 0x80, 0xff]) {
         const t = new Uint8Array(record);
         t[i] = (t[i] as number) ^ delta;
-        const expected = i < 8 && (t[7] as number) < 3 && t.subarray(0, 7).every((b) => b === 0) ? 'SEAL_REPLAY' : 'SEAL_AUTH_FAILED';
+        const counter = t.subarray(0, 7).every((b) => b === 0) ? (t[7] as number) : 256;
+        const expected = counter === 0 || counter === 2 ? 'SEAL_REPLAY' : 'SEAL_AUTH_FAILED';
         expect(code(() => terminal.open(t)), `byte ${i} ^ ${delta}`).toBe(expected);
       }
     }

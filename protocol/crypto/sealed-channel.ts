@@ -40,10 +40,19 @@ export interface SealedChannelOptions {
 }
 
 /**
+ * Records below the highest accepted counter that a receiver can still accept once (a sliding
+ * window, as in IPsec and DTLS): a segmented packet completes after packets sent behind it
+ * (protocol/segmentation.ts), so records may arrive out of order, never twice.
+ */
+export const SEAL_REPLAY_WINDOW = 64;
+
+const WINDOW_MASK = (1n << BigInt(SEAL_REPLAY_WINDOW)) - 1n;
+
+/**
  * One side of an established session. `seal` numbers records 1, 2, 3, …; `open` refuses
- * short records (SEAL_MALFORMED), counters not above the highest accepted (SEAL_REPLAY)
- * and anything that fails the Poly1305 check (SEAL_AUTH_FAILED). A failed `open` leaves
- * the state unchanged.
+ * short records (SEAL_MALFORMED), counter 0, a counter already accepted or
+ * SEAL_REPLAY_WINDOW or more below the highest accepted (SEAL_REPLAY), and anything that fails
+ * the Poly1305 check (SEAL_AUTH_FAILED). A failed `open` leaves the state unchanged.
  */
 export class SealedChannel {
   private readonly sendKey: Uint8Array;
@@ -52,6 +61,8 @@ export class SealedChannel {
   private readonly receiveDirection: number;
   private nextSend: bigint;
   private highestReceived = 0n;
+  /** Bit i set: counter highestReceived − i was accepted (bit 0 is highestReceived itself). */
+  private window = 0n;
 
   /** `role` is this side: the host seals with k_h2t and opens with k_t2h, the terminal the reverse. */
   constructor(role: 'host' | 'terminal', keys: SessionKeys, options: SealedChannelOptions = {}) {
@@ -89,8 +100,9 @@ export class SealedChannel {
     }
     const counter = readU64be(record, 0);
     // Checked before decrypting: replays cost no Poly1305 work. Counter 0 is never sent.
-    if (counter <= this.highestReceived) {
-      throw new SessionError('SEAL_REPLAY', 'record counter not above the highest accepted', {
+    const below = this.highestReceived - counter;
+    if (counter === 0n || (below >= 0n && (below >= BigInt(SEAL_REPLAY_WINDOW) || ((this.window >> below) & 1n) === 1n))) {
+      throw new SessionError('SEAL_REPLAY', below >= BigInt(SEAL_REPLAY_WINDOW) ? 'record counter too far below the highest accepted' : 'record counter already accepted', {
         counter: counter.toString(),
         highest: this.highestReceived.toString(),
       });
@@ -99,7 +111,14 @@ export class SealedChannel {
     if (plaintext === null) {
       throw new SessionError('SEAL_AUTH_FAILED', 'sealed record failed authentication');
     }
-    this.highestReceived = counter;
+    if (below < 0n) {
+      // A new highest: slide the window up.
+      const ahead = -below;
+      this.window = ahead >= BigInt(SEAL_REPLAY_WINDOW) ? 1n : ((this.window << ahead) | 1n) & WINDOW_MASK;
+      this.highestReceived = counter;
+    } else {
+      this.window |= 1n << below;
+    }
     return plaintext;
   }
 
