@@ -26,6 +26,8 @@ export type FramingErrorCode =
   | 'FRAME_BAD_VERSION'
   | 'FRAME_BAD_FLAGS'
   | 'FRAME_BAD_LIMIT'
+  | 'FRAME_BAD_SEGMENT'
+  | 'FRAME_BAD_LINK'
   | 'HID_REPORT_SIZE'
   | 'HID_BAD_CHANNEL'
   | 'HID_BAD_COMMAND'

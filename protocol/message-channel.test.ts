@@ -101,7 +101,7 @@ describe('MessageChannel', () => {
     const event = terminal.send({ type: 'CardRemoved', id: 0, cardId: 'PS-0001' });
     const kinds: string[] = [];
     for (const ev of host.receive(new Uint8Array([...reply[0]!, ...event[0]!]))) {
-      kinds.push(ev.kind === 'message' ? ev.message.type : ev.error.code);
+      kinds.push(ev.kind === 'message' ? ev.message.type : ev.kind === 'error' ? ev.error.code : 'link');
       if (ev.kind === 'message' && ev.message.type === 'HandshakeResult') {
         const m = ev.message;
         host.setSession(hs.finish({ terminalEphemeral: m.terminalEphemeralKey, deviceCertificate: m.deviceCertificate, signature: m.signature }).channel);

@@ -4,9 +4,10 @@
  * packet sequence number and the sealed channel once a handshake has produced one. It does no
  * I/O and keeps no timers: the terminal's handlers and the daemon's TerminalSession drive it.
  */
-import { SessionError, UnicardError, type FramingError } from './errors.js';
+import { FramingError, SessionError, UnicardError } from './errors.js';
 import { PacketFlags, type Packet } from './packet.js';
-import { encodeFrame, FrameDecoder, type FrameDecoderCounters } from './stream-framing.js';
+import { encodeFrame, FrameDecoder, maxPayloadSize, type FrameDecoderCounters } from './stream-framing.js';
+import { Segmenter, type SegmentationCounters, type SegmenterOptions } from './segmentation.js';
 import { decodeMessage, requestIdOf, encodeMessage, DEFAULT_MESSAGE_LIMITS, type Message } from './messages.js';
 import type { CborLimits } from './cbor-codec.js';
 import type { SealedChannel } from './crypto/sealed-channel.js';
@@ -17,6 +18,10 @@ export interface PacketCodec {
   decode(unit: Uint8Array): PacketCodecEvent[];
   /** The link units (one stream frame, or several HID reports) that carry `packet`. */
   encode(packet: Packet): Uint8Array[];
+  /** Largest packet payload encode() takes (stream framing: what the peer accepts). */
+  readonly maxSendPayload?: number;
+  /** Largest packet payload decode() delivers (the limit on a reassembled segmented packet). */
+  readonly maxReceivePayload?: number;
 }
 
 /** What a {@link PacketCodec} reports. */
@@ -38,6 +43,14 @@ export class StreamPacketCodec implements PacketCodec {
 
   encode(packet: Packet): Uint8Array[] {
     return [encodeFrame(packet, { maxFrameSize: this.maxFrameSize })];
+  }
+
+  get maxSendPayload(): number {
+    return maxPayloadSize(this.maxFrameSize);
+  }
+
+  get maxReceivePayload(): number {
+    return maxPayloadSize(this.maxFrameSize);
   }
 
   /** Link error counters of the receiving side. */
@@ -68,13 +81,33 @@ export type ChannelEvent =
       /** The request the bad message was about, when it could be read (else 0). */
       requestId: number;
       sealed: boolean;
+    }
+  | {
+      /**
+       * A segment that did not complete a packet, or a link packet (a NAK): the peer is there
+       * and sending. `send`: link units to write now (segments the peer asked for again).
+       */
+      kind: 'link';
+      send: Uint8Array[];
     };
+
+/** Segmentation of a {@link MessageChannel} (stream links only; see protocol/segmentation.ts). */
+export interface ChannelSegmentation extends SegmenterOptions {
+  /** Monotonic milliseconds, handed in (protocol/ keeps no clock of its own). */
+  now: () => number;
+}
 
 /** Options of a {@link MessageChannel}. */
 export interface MessageChannelOptions {
   codec: PacketCodec;
   /** CBOR limits for incoming messages; DEFAULT_MESSAGE_LIMITS when omitted. */
   limits?: CborLimits;
+  /**
+   * Reassemble segmented packets and answer NAKs (and segment what is sent, once the peer
+   * reassembles too: {@link MessageChannel.peerReassembles}). Without it a SEGMENT or LINK
+   * packet is refused (FRAME_BAD_FLAGS).
+   */
+  segmentation?: ChannelSegmentation;
 }
 
 /**
@@ -89,10 +122,68 @@ export class MessageChannel {
   private readonly limits: CborLimits;
   private session: SealedChannel | undefined;
   private nextSeq = 0;
+  private readonly segmenter: Segmenter | undefined;
+  private readonly now: () => number;
 
   constructor(options: MessageChannelOptions) {
     this.codec = options.codec;
     this.limits = options.limits ?? DEFAULT_MESSAGE_LIMITS;
+    const seg = options.segmentation;
+    this.now = seg?.now ?? (() => 0);
+    if (seg !== undefined) {
+      const { now: _now, ...rest } = seg;
+      this.segmenter = new Segmenter(this.codec.maxReceivePayload ?? maxPayloadSize(), rest);
+    }
+  }
+
+  /** True when this channel reassembles segments (it was given `segmentation`). */
+  get segments(): boolean {
+    return this.segmenter !== undefined;
+  }
+
+  /** Whether the peer reassembles segments: only then does this channel cut what it sends. */
+  get peerReassembles(): boolean {
+    return this.segmenter?.peerReassembles ?? false;
+  }
+
+  set peerReassembles(value: boolean) {
+    if (this.segmenter !== undefined) this.segmenter.peerReassembles = value;
+  }
+
+  /**
+   * A sign of a damaged line seen above the framing (the host resent a request; the terminal
+   * got a request it had answered already): an adaptive channel segments for a while.
+   */
+  noteTrouble(): void {
+    this.segmenter?.trouble(this.now());
+  }
+
+  /** True while this channel would cut a long packet it sends. */
+  get segmenting(): boolean {
+    const s = this.segmenter;
+    return s !== undefined && s.peerReassembles && s.mode !== 'never' && (s.mode === 'always' || s.noisy(this.now()));
+  }
+
+  /** Link units due now: NAKs for transfers that stopped moving. Call at {@link nextDeadline}. */
+  poll(): Uint8Array[] {
+    const s = this.segmenter;
+    if (s === undefined) return [];
+    return s.due(this.now()).flatMap((p) => this.codec.encode(p));
+  }
+
+  /** When {@link poll} next has something to send (the `now` clock), or undefined. */
+  get nextDeadline(): number | undefined {
+    return this.segmenter?.nextDue();
+  }
+
+  /** Counters of the segmentation, when enabled. */
+  segmentCounters(): SegmentationCounters | undefined {
+    return this.segmenter?.counters();
+  }
+
+  /** Drops partly received segmented packets (the link was reopened). */
+  resetSegments(): void {
+    this.segmenter?.reset();
   }
 
   /** True once a handshake produced a sealed channel. */
@@ -116,10 +207,32 @@ export class MessageChannel {
   *receive(unit: Uint8Array): Generator<ChannelEvent, void, undefined> {
     for (const ev of this.codec.decode(unit)) {
       if (ev.kind === 'error') {
+        this.segmenter?.trouble(this.now());
         yield { kind: 'error', error: ev.error, requestId: 0, sealed: false };
         continue;
       }
-      yield this.receivePacket(ev.packet);
+      const packet = ev.packet;
+      if ((packet.flags & (PacketFlags.SEGMENT | PacketFlags.LINK)) === 0) {
+        yield this.receivePacket(packet);
+        continue;
+      }
+      const s = this.segmenter;
+      if (s === undefined) {
+        yield { kind: 'error', error: new FramingError('FRAME_BAD_FLAGS', 'segments and link packets are not enabled on this link', { flags: packet.flags }), requestId: 0, sealed: false };
+        continue;
+      }
+      let whole: Packet | undefined;
+      let send: Uint8Array[];
+      try {
+        const r = s.receive(packet, this.now());
+        whole = r.packet;
+        send = r.send.flatMap((p) => this.codec.encode(p));
+      } catch (e) {
+        yield { kind: 'error', error: asUnicardError(e), requestId: 0, sealed: false };
+        continue;
+      }
+      if (whole !== undefined) yield this.receivePacket(whole);
+      else yield { kind: 'link', send };
     }
   }
 
@@ -160,16 +273,21 @@ export class MessageChannel {
   /**
    * Encodes already-encoded message bytes (a cached response, or deliberately broken bytes
    * from a conformance check or a simulator quirk) into link units, sealing as {@link send}.
+   * Cut into segments when segmentation, the peer and the policy allow, unless `segment` is false.
    */
-  sendPayload(payload: Uint8Array, options: { clear?: boolean } = {}): Uint8Array[] {
+  sendPayload(payload: Uint8Array, options: { clear?: boolean; segment?: boolean } = {}): Uint8Array[] {
     const seal = this.session !== undefined && options.clear !== true;
     const packet: Packet = {
       flags: seal ? PacketFlags.SEALED : 0,
       seq: this.nextSeq,
       payload: seal ? (this.session as SealedChannel).seal(payload) : payload,
     };
+    const fits = packet.payload.length <= (this.codec.maxSendPayload ?? Number.POSITIVE_INFINITY);
+    // A packet too large for the peer is not cut either: encode() refuses it (FRAME_TOO_LARGE).
+    const segments = fits && options.segment !== false ? this.segmenter?.split(packet, this.now()) : undefined;
+    const units = segments === undefined ? this.codec.encode(packet) : segments.flatMap((p) => this.codec.encode(p));
     this.nextSeq = (this.nextSeq + 1) & 0xff;
-    return this.codec.encode(packet);
+    return units;
   }
 }
 

@@ -25,22 +25,35 @@ export const PROTOCOL_VERSION = 1;
 export const PacketFlags = {
   /** bit0: the payload is a sealed session record. */
   SEALED: 0x01,
+  /** bit1 (stream framing only): the payload is one segment of a larger packet (protocol/segmentation.ts). */
+  SEGMENT: 0x02,
+  /** bit2 (stream framing only, alone): a link control packet, e.g. a segment NAK (protocol/segmentation.ts). */
+  LINK: 0x04,
 } as const;
 
-/** Every flag bit that has a meaning; the others are reserved and must be 0. */
+/** The flag bits a packet may carry on any framing (HID carries only these); the others are reserved. */
 export const KNOWN_PACKET_FLAGS = PacketFlags.SEALED;
+
+/** The flag bits a stream frame may carry: SEALED, SEGMENT (with or without SEALED), LINK (alone). */
+export const STREAM_PACKET_FLAGS = PacketFlags.SEALED | PacketFlags.SEGMENT | PacketFlags.LINK;
+
+/** True when `flags` uses a bit outside `known`, or LINK together with another bit. */
+export function badFlags(flags: number, known: number): boolean {
+  if ((flags & ~known) !== 0) return true;
+  return (flags & PacketFlags.LINK) !== 0 && flags !== PacketFlags.LINK;
+}
 
 /** version ‖ flags ‖ seq. */
 export const PACKET_HEADER_SIZE = 3;
 
 /**
  * Throws FramingError unless `packet` can be sent: flags with reserved bits set
- * (FRAME_BAD_FLAGS), or a seq that is not an integer 0..255 (FRAME_BAD_FLAGS too: the
- * header byte cannot hold it).
+ * (FRAME_BAD_FLAGS; `known` are the bits the framing allows, default SEALED only), or a seq
+ * that is not an integer 0..255 (FRAME_BAD_FLAGS too: the header byte cannot hold it).
  */
-export function checkPacket(packet: Packet): void {
+export function checkPacket(packet: Packet, known: number = KNOWN_PACKET_FLAGS): void {
   const { flags, seq } = packet;
-  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff || (flags & ~KNOWN_PACKET_FLAGS) !== 0) {
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff || badFlags(flags, known)) {
     throw new FramingError('FRAME_BAD_FLAGS', `packet flags 0x${flags.toString(16)} use reserved bits`, {
       flags,
     });
@@ -84,14 +97,18 @@ export function decodePacket(bytes: Uint8Array): Packet {
   };
 }
 
-/** The first header rule that `bytes[0..length)` breaks, if any (shared with the stream decoder). */
+/**
+ * The first header rule that `bytes[0..length)` breaks, if any (shared with the stream decoder,
+ * which passes STREAM_PACKET_FLAGS as `known`).
+ */
 export function packetHeaderError(
   bytes: Uint8Array,
   length: number,
+  known: number = KNOWN_PACKET_FLAGS,
 ): 'FRAME_TOO_SHORT' | 'FRAME_BAD_VERSION' | 'FRAME_BAD_FLAGS' | undefined {
   if (length < PACKET_HEADER_SIZE) return 'FRAME_TOO_SHORT';
   if (bytes[0] !== PROTOCOL_VERSION) return 'FRAME_BAD_VERSION';
-  if (((bytes[1] ?? 0) & ~KNOWN_PACKET_FLAGS) !== 0) return 'FRAME_BAD_FLAGS';
+  if (badFlags(bytes[1] ?? 0, known)) return 'FRAME_BAD_FLAGS';
   return undefined;
 }
 

@@ -112,7 +112,9 @@ function referenceDecode(stream: Uint8Array, maxFrameSize: number): unknown[] {
     const crc = ((body[n - 4] as number) | ((body[n - 3] as number) << 8) | ((body[n - 2] as number) << 16) | ((body[n - 1] as number) << 24)) >>> 0;
     if (crc !== refCrc(Uint8Array.from(body.slice(0, n - 4)))) return void out.push({ error: 'FRAME_CRC_MISMATCH' });
     if (body[0] !== 1) return void out.push({ error: 'FRAME_BAD_VERSION' });
-    if (((body[1] as number) & 0xfe) !== 0) return void out.push({ error: 'FRAME_BAD_FLAGS' });
+    // Flags: SEALED (1) and SEGMENT (2) in any mix, or LINK (4) alone.
+    const f = body[1] as number;
+    if ((f & ~0x07) !== 0 || ((f & 0x04) !== 0 && f !== 0x04)) return void out.push({ error: 'FRAME_BAD_FLAGS' });
     out.push({ frame: { flags: body[1], seq: body[2], payloadHex: toHex(Uint8Array.from(body.slice(3, n - 4))) } });
   };
   for (const b of stream) {

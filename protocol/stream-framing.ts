@@ -11,6 +11,7 @@ import { crc32c } from './crc32c.js';
 import { FramingError } from './errors.js';
 import {
   PACKET_HEADER_SIZE,
+  STREAM_PACKET_FLAGS,
   checkPacket,
   packetError,
   packetHeaderError,
@@ -78,13 +79,14 @@ export interface EncodeFrameOptions {
 
 /**
  * The wire bytes of one frame: [0x00] COBS(version ‖ flags ‖ seq ‖ payload ‖ CRC-32C LE) 0x00.
- * Throws FramingError: FRAME_BAD_FLAGS (reserved flag bits, seq not a byte), FRAME_TOO_LARGE
+ * Throws FramingError: FRAME_BAD_FLAGS (flag bits outside STREAM_PACKET_FLAGS, LINK with another
+ * bit, seq not a byte), FRAME_TOO_LARGE
  * (body larger than maxFrameSize), FRAME_BAD_LIMIT (maxFrameSize out of range).
  */
 export function encodeFrame(packet: Packet, options: EncodeFrameOptions = {}): Uint8Array {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   checkMaxFrameSize(maxFrameSize);
-  checkPacket(packet);
+  checkPacket(packet, STREAM_PACKET_FLAGS);
   const bodyLength = MIN_FRAME_SIZE + packet.payload.length;
   if (bodyLength > maxFrameSize) {
     throw new FramingError(
@@ -312,7 +314,7 @@ export class FrameDecoder {
       );
       return;
     }
-    const headerError = packetHeaderError(buf, crcAt);
+    const headerError = packetHeaderError(buf, crcAt, STREAM_PACKET_FLAGS);
     if (headerError !== undefined) {
       events.push(this.error(packetError(headerError, buf, crcAt), encodedLength));
       return;

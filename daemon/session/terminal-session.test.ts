@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryLinkPair, type MemoryLink } from '../../link/memory-link.js';
 import { MessageChannel, StreamPacketCodec } from '../../protocol/message-channel.js';
-import { encodeMessage, type Message, type MessageName } from '../../protocol/messages.js';
+import { Capability, encodeMessage, type Message, type MessageName } from '../../protocol/messages.js';
+import { parseLink, type SegmenterOptions } from '../../protocol/segmentation.js';
+import { FrameDecoder } from '../../protocol/stream-framing.js';
+import { PacketFlags, type Packet } from '../../protocol/packet.js';
 import { WireError } from '../../protocol/wire-errors.js';
 import { SessionError, type UnicardError } from '../../protocol/errors.js';
 import { TerminalHandshake } from '../../protocol/crypto/handshake.js';
@@ -44,7 +47,7 @@ type Handler = (m: Message, t: ScriptedTerminal) => Reply;
  * Display, SetTime, Cancel; keeps the exactly-once cache; does what a test's handlers say.
  */
 class ScriptedTerminal {
-  readonly channel = new MessageChannel({ codec: new StreamPacketCodec() });
+  readonly channel: MessageChannel;
   /** Every request that arrived, in order (dropped ones included). */
   readonly seen: Array<{ message: Message; sealed: boolean }> = [];
   readonly handlers = new Map<MessageName, Handler>();
@@ -61,10 +64,25 @@ class ScriptedTerminal {
   private readonly cache = new Map<number, { bytes: string; response: Message }>();
   private readonly handshake = new TerminalHandshake({ ed, deviceSeed: TEST_SEEDS.device, deviceCertificate, randomBytes: rng });
 
-  constructor(readonly link: MemoryLink) {
+  /** Link units (frames) written so far, and a filter that loses some of them on the line. */
+  unitsSent = 0;
+  loseUnit: ((index: number, unit: Uint8Array) => boolean) | undefined;
+  /** Handshake requests' hostCapabilities, in order. */
+  readonly offers: Array<number | undefined> = [];
+
+  /**
+   * `segments`: reassemble segments, answer NAKs, advertise `segments` in GetInfo and cut long
+   * answers in this mode once the host offered it (this terminal never NAKs itself).
+   */
+  constructor(
+    readonly link: MemoryLink,
+    readonly segments?: SegmenterOptions,
+  ) {
+    this.channel = new MessageChannel({ codec: new StreamPacketCodec(), ...(segments === undefined ? {} : { segmentation: { ...segments, now: () => performance.now() } }) });
     link.onData((chunk) => {
       for (const ev of this.channel.receive(chunk)) {
         if (ev.kind === 'message') this.onRequest(ev.message, ev.sealed, ev.bytes);
+        else if (ev.kind === 'link') this.write(ev.send);
         else if (ev.error.code === 'SESSION_NOT_ESTABLISHED') this.send({ type: 'Error', id: 0, code: WireError.SESSION_REQUIRED }, true);
       }
     });
@@ -75,7 +93,15 @@ class ScriptedTerminal {
       this.dropOutgoing--;
       return;
     }
-    for (const unit of this.channel.send(message, { clear })) void this.link.write(unit).catch(() => {});
+    this.write(this.channel.send(message, { clear }));
+  }
+
+  private write(units: Uint8Array[]): void {
+    for (const unit of units) {
+      const index = this.unitsSent++;
+      if (this.loseUnit?.(index, unit) === true) continue;
+      void this.link.write(unit).catch(() => {});
+    }
   }
 
   /** Finishes a request left 'pending' by a handler. */
@@ -102,6 +128,8 @@ class ScriptedTerminal {
       return;
     }
     if (m.type === 'Handshake') {
+      this.offers.push(m.hostCapabilities);
+      this.channel.peerReassembles = this.segments !== undefined && m.hostCapabilities === Capability.segments;
       const t = this.handshake.respond({ hostEphemeral: m.hostEphemeralKey, hostNonce: m.hostNonce });
       const reply: Message = {
         type: 'HandshakeResult',
@@ -157,7 +185,7 @@ function defaultHandler(m: Message, t: ScriptedTerminal): Reply {
         firmwareVersion: [1, 0, 0],
         protocolVersion: 1,
         maxFrameSize: 4096,
-        capabilities: 0x3f,
+        capabilities: 0x3f | (t.segments === undefined ? 0 : Capability.segments),
         terminalId: 'SIM0001',
       };
     case 'Ping':
@@ -586,6 +614,82 @@ describe('TerminalSession: events, failures, closing', () => {
     ]);
     expect(session.counters()).toMatchObject({ requests: 3, results: 3, rtt: { count: 3 } });
     expect(session.counters().frames?.framesOk).toBe(3);
+    await session.close();
+  });
+});
+
+describe('TerminalSession: segments on a damaged line', () => {
+  const data = Uint8Array.from({ length: 200 }, (_, i) => i);
+  /** Packets in the frames `link` receives (what the other end wrote). */
+  function watch(link: MemoryLink): Packet[] {
+    const decoder = new FrameDecoder();
+    const seen: Packet[] = [];
+    link.onData((chunk) => {
+      for (const ev of decoder.push(chunk)) if (ev.kind === 'frame') seen.push(ev.packet);
+    });
+    return seen;
+  }
+  const isSegment = (p: Packet): boolean => (p.flags & PacketFlags.SEGMENT) !== 0;
+  async function connectSegmenting(segments: SegmenterOptions | undefined, options: { segmentation?: SegmenterOptions | false } = {}) {
+    const [hostLink, terminalLink] = createMemoryLinkPair();
+    const terminal = new ScriptedTerminal(terminalLink, segments);
+    const toTerminal = watch(terminalLink);
+    const session = await TerminalSession.open(hostLink, { trust: trustAll, ed, ...options });
+    return { terminal, session, toTerminal };
+  }
+
+  it('offers hostCapabilities segments only to a terminal that advertises it, and only when enabled', async () => {
+    const old = await connectSegmenting(undefined);
+    const fresh = await connectSegmenting({ mode: 'never' });
+    const off = await connectSegmenting({ mode: 'never' }, { segmentation: false });
+    expect([old.terminal.offers, fresh.terminal.offers, off.terminal.offers]).toEqual([[undefined], [Capability.segments], [undefined]]);
+    for (const c of [old, fresh, off]) await c.session.close();
+  });
+
+  it('reassembles a segmented answer; a lost segment is NAKed after 40 ms and sent again; the request is not resent', async () => {
+    const { terminal, session, toTerminal } = await connectSegmenting({ mode: 'always' });
+    let lost = false;
+    terminal.loseUnit = (_i, unit) => {
+      const ev = new FrameDecoder().push(unit)[0];
+      if (lost || ev?.kind !== 'frame' || !isSegment(ev.packet) || ev.packet.payload[0] !== 2) return false;
+      return (lost = true);
+    };
+    const ping = outcome(session.ping(data));
+    await elapse(100);
+    const r = await ping;
+    if (!r.ok) throw r.error;
+    expect(r.value.data).toEqual(data);
+    expect(lost).toBe(true);
+    const naks = toTerminal.filter((p) => p.flags === PacketFlags.LINK).map((p) => parseLink(p.payload));
+    expect(naks).toEqual([{ seq: expect.any(Number) as number, count: 8, missing: [2] }]);
+    const c = session.counters();
+    expect(c.retries).toBe(0);
+    // The HandshakeResult came in segments too (the offer was in the Handshake), then the PingResult.
+    expect(c.segments?.received).toMatchObject({ completed: 2, naks: 1, abandoned: 0 });
+    expect(terminal.executed.get('Ping')).toBe(1);
+    await session.close();
+  });
+
+  it('segments long requests after a resend, and stops once the line has been clean for 30 s', async () => {
+    const { terminal, session, toTerminal } = await connectSegmenting({ mode: 'never' });
+    terminal.drops.set('Ping', 1);
+    const first = outcome(session.ping(data));
+    await elapse(400);
+    expect((await first).ok).toBe(true);
+    const pings = (): Packet[] => toTerminal.filter((p) => p.flags !== PacketFlags.LINK);
+    // The lost send went whole (sealed, one frame); the resend in segments of 32 bytes.
+    const sealedFrames = pings().filter((p) => p.flags === PacketFlags.SEALED);
+    const segmented = pings().filter(isSegment);
+    expect(sealedFrames.at(-1)?.payload.length).toBeGreaterThan(200);
+    expect(segmented).toHaveLength(8);
+    expect(segmented.every((p) => p.flags === (PacketFlags.SEGMENT | PacketFlags.SEALED) && p.payload[2] === 32)).toBe(true);
+    expect(session.counters().retries).toBe(1);
+    await elapse(30_000, 1_000);
+    const before = pings().length;
+    const second = outcome(session.ping(data));
+    await elapse(50);
+    expect((await second).ok).toBe(true);
+    expect(pings().slice(before).filter(isSegment)).toEqual([]);
     await session.close();
   });
 });

@@ -27,6 +27,7 @@ import type { Link, LinkInfo } from '../../link/link.js';
 import { CodecError, FramingError, LinkError, SessionError, UnicardError } from '../../protocol/errors.js';
 import { MessageChannel, StreamPacketCodec, type ChannelEvent, type PacketCodec } from '../../protocol/message-channel.js';
 import {
+  Capability,
   encodeMessage,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
@@ -42,6 +43,7 @@ import type { CborLimits } from '../../protocol/cbor-codec.js';
 import { WireError } from '../../protocol/wire-errors.js';
 import { MAX_FRAME_SIZE_LIMIT, MIN_FRAME_SIZE, maxPayloadSize, type FrameDecoderCounters } from '../../protocol/stream-framing.js';
 import { SEAL_MIN_RECORD_LENGTH } from '../../protocol/crypto/sealed-channel.js';
+import type { SegmentationCounters, SegmenterOptions } from '../../protocol/segmentation.js';
 import { HostHandshake, type HostSession, type RandomBytes } from '../../protocol/crypto/handshake.js';
 import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { DeviceCertificate } from '../../protocol/crypto/certificates.js';
@@ -96,6 +98,13 @@ export interface TerminalSessionOptions {
   codec?: PacketCodec;
   /** maxFrameSize of the default stream codec (default 65,535, the framing's limit). */
   maxFrameSize?: number;
+  /**
+   * Segmentation on the default stream codec (PROTOCOL.md, Segmentation and selective repeat):
+   * reassemble what the terminal segments, and segment requests to a terminal that advertises
+   * `segments` while the line looks damaged (mode 'adaptive', the default). `false` turns it off
+   * (the Handshake then does not offer it). Not used with another codec (HID).
+   */
+  segmentation?: SegmenterOptions | false;
   /** CBOR limits for received messages. */
   limits?: CborLimits;
   /** Take boot banners out of the byte stream (default: true with the default stream codec). */
@@ -183,6 +192,8 @@ export interface TerminalSessionCounters {
   rtt: RoundTripStats;
   /** The stream decoder's own counters (bytes, good and empty frames), with the default codec. */
   frames?: FrameDecoderCounters;
+  /** Segments and NAKs both ways, when segmentation is on. */
+  segments?: SegmentationCounters;
 }
 
 /** What handshake() established. */
@@ -251,6 +262,9 @@ export class TerminalSession {
   private readonly deadAfterMs: number;
 
   private readonly pending = new Map<number, Pending>();
+  /** The NAK timer of the segmentation, and when it is due. */
+  private segmentTimer: unknown;
+  private segmentTimerAt: number | undefined;
   private readonly recentIds: number[] = [];
   private nextId: number;
   private stateValue: TerminalSessionState = 'clear';
@@ -306,7 +320,12 @@ export class TerminalSession {
     // The host has memory to spare: accept and send any frame the framing allows; what the
     // terminal accepts is its GetInfo maxFrameSize, checked per request.
     this.codec = options.codec ?? new StreamPacketCodec({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE_LIMIT });
-    this.channel = new MessageChannel(options.limits === undefined ? { codec: this.codec } : { codec: this.codec, limits: options.limits });
+    const segmentation = stream && options.segmentation !== false ? { ...options.segmentation, now: () => this.clock.now() } : undefined;
+    this.channel = new MessageChannel({
+      codec: this.codec,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(segmentation === undefined ? {} : { segmentation }),
+    });
     this.scanner = options.scanBanners ?? stream ? new BannerScanner() : undefined;
     this.retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -421,6 +440,8 @@ export class TerminalSession {
       },
     };
     if (this.codec instanceof StreamPacketCodec) out.frames = this.codec.counters;
+    const segments = this.channel.segmentCounters();
+    if (segments !== undefined) out.segments = segments;
     return out;
   }
 
@@ -490,6 +511,8 @@ export class TerminalSession {
       );
     }
     this.infoValue = info;
+    // Segments go to a terminal only once it said it reassembles them.
+    this.channel.peerReassembles = this.channel.segments && (info.capabilities & Capability.segments) !== 0;
     return info;
   }
 
@@ -512,8 +535,10 @@ export class TerminalSession {
     this.stateValue = 'handshaking';
     let established: HostSession | undefined;
     try {
+      // hostCapabilities only to a terminal that advertised segments: an older one refuses unknown fields.
+      const offer = this.channel.peerReassembles ? { hostCapabilities: Capability.segments } : {};
       await this.start(
-        { type: 'Handshake', hostEphemeralKey: hs.hello.hostEphemeral, hostNonce: hs.hello.hostNonce },
+        { type: 'Handshake', hostEphemeralKey: hs.hello.hostEphemeral, hostNonce: hs.hello.hostNonce, ...offer },
         { ...options, clear: true },
         (m) => {
           if (m.type !== 'HandshakeResult') return;
@@ -746,6 +771,8 @@ export class TerminalSession {
       if (this.pending.get(p.id) !== p) return;
       p.silentRetries++;
       this.stats.retries++;
+      // Something was lost: an adaptive channel now segments what it sends.
+      this.channel.noteTrouble();
       this.transmit(p);
     }, Math.max(0, p.retryAfterMs));
   }
@@ -812,15 +839,54 @@ export class TerminalSession {
   private receive(chunk: Uint8Array): void {
     if (this.stateValue === 'closed') return;
     this.traceBytes('rx', chunk);
-    if (this.scanner === undefined) {
-      this.receiveFrames(chunk);
-      return;
+    if (this.scanner === undefined) this.receiveFrames(chunk);
+    else {
+      for (const item of this.scanner.push(chunk)) {
+        if (this.isClosed) return;
+        if (item.kind === 'bytes') this.receiveFrames(item.bytes);
+        else this.bannerSeen(item.banner);
+      }
     }
-    for (const item of this.scanner.push(chunk)) {
-      if (this.isClosed) return;
-      if (item.kind === 'bytes') this.receiveFrames(item.bytes);
-      else this.bannerSeen(item.banner);
+    this.armSegmentTimer();
+  }
+
+  /**
+   * A segment or a NAK arrived: the terminal is there and sending (most likely the answer, a
+   * segment at a time). Send what it asked for again, keep every request alive and hold
+   * their resends back: a resend now would only make the terminal start its answer over.
+   */
+  private linkActivity(send: Uint8Array[]): void {
+    this.writeUnits(send);
+    for (const p of this.pending.values()) {
+      if (!p.started) continue;
+      this.armDead(p);
+      this.armRetry(p);
     }
+  }
+
+  /** Writes link units that belong to no request (segments asked for again, NAKs). */
+  private writeUnits(units: Uint8Array[]): void {
+    for (const u of units) {
+      this.traceBytes('tx', u);
+      void this.link.write(u).catch(() => {});
+    }
+  }
+
+  /** Keeps the NAK timer at the segmentation's next deadline. */
+  private armSegmentTimer(): void {
+    const at = this.stateValue === 'closed' ? undefined : this.channel.nextDeadline;
+    if (at === this.segmentTimerAt) return;
+    this.clock.clearTimeout(this.segmentTimer);
+    this.segmentTimer = undefined;
+    this.segmentTimerAt = at;
+    if (at === undefined) return;
+    this.segmentTimer = this.clock.setTimeout(() => {
+      this.segmentTimer = undefined;
+      this.segmentTimerAt = undefined;
+      if (this.stateValue === 'closed') return;
+      this.writeUnits(this.channel.poll());
+      this.armSegmentTimer();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   private receiveFrames(bytes: Uint8Array): void {
@@ -844,6 +910,7 @@ export class TerminalSession {
     for (const ev of this.channel.receive(unit)) {
       if (this.stateValue === 'closed') return;
       if (ev.kind === 'error') this.receiveError(ev);
+      else if (ev.kind === 'link') this.linkActivity(ev.send);
       else this.receiveMessage(ev.message, ev.sealed, ev.bytes);
     }
   }
@@ -946,6 +1013,8 @@ export class TerminalSession {
     }
     this.emit(this.bannerListeners, banner);
     if (this.stateValue === 'closed') return;
+    // Half-received segments of the old boot will never complete.
+    this.channel.resetSegments();
     if (this.channel.hasSession || this.stateValue === 'sealed') {
       this.loseSession('TERMINAL_REBOOTED', 'the terminal restarted (boot banner received)');
       return;
@@ -984,6 +1053,8 @@ export class TerminalSession {
     this.stateValue = 'closed';
     this.closeError = error;
     for (const off of this.unsubscribe.splice(0)) off();
+    this.clock.clearTimeout(this.segmentTimer);
+    this.segmentTimer = this.segmentTimerAt = undefined;
     this.channel.setSession(undefined);
     this.queuedEvents = [];
     const waiters = this.bannerWaiters;

@@ -8,9 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCanonical } from '../../protocol/cbor-codec.js';
-import type { Message } from '../../protocol/messages.js';
-import { PacketFlags } from '../../protocol/packet.js';
-import { encodeFrame } from '../../protocol/stream-framing.js';
+import { Capability, encodeMessage, type Message } from '../../protocol/messages.js';
+import { PacketFlags, type Packet } from '../../protocol/packet.js';
+import { parseLink, splitPacket } from '../../protocol/segmentation.js';
+import { encodeFrame, FrameDecoder } from '../../protocol/stream-framing.js';
 import { WireError } from '../../protocol/wire-errors.js';
 import { flushMicrotasks, ManualClock } from '../hardware/clock.js';
 import { KEEPALIVE_INTERVAL_MS } from './terminal-connection.js';
@@ -426,6 +427,69 @@ describe('control commands', () => {
     const st = await terminal.control({ cmd: 'status' });
     expect(st).toMatchObject({ ok: true, status: { session: true, card: { cardId: 'PSD-000005', counter: 1 }, firmware: '1.0.0' } });
     expect(stateDir.length).toBeGreaterThan(0);
+  });
+});
+
+describe('segments (PROTOCOL.d/22-segmentation.md)', () => {
+  const data = Uint8Array.from({ length: 200 }, (_, i) => 255 - i);
+  /** Packets in the frames the terminal writes. */
+  function watch(t: TestTerminal): Packet[] {
+    const decoder = new FrameDecoder();
+    const seen: Packet[] = [];
+    t.hostLink.onData((chunk) => {
+      for (const ev of decoder.push(chunk)) if (ev.kind === 'frame') seen.push(ev.packet);
+    });
+    return seen;
+  }
+  const isSegment = (p: Packet): boolean => (p.flags & PacketFlags.SEGMENT) !== 0;
+
+  it('reassembles a request sent in segments, NAKs the missing one 40 ms after the last, and answers once it comes', async () => {
+    const clock = new ManualClock();
+    const t = await start({ clock });
+    const fromTerminal = watch(t);
+    const session = await t.h.handshake();
+    const id = t.h.id();
+    const record = session.channel.seal(encodeMessage({ type: 'Ping', id, data }));
+    const segments = splitPacket({ flags: PacketFlags.SEALED, seq: 77, payload: record }, 32);
+    for (const [i, seg] of segments.entries()) if (i !== 1) t.h.sendRaw(encodeFrame(seg));
+    await settle();
+    await clock.advanceAsync(39);
+    await settle();
+    expect(fromTerminal.filter((p) => p.flags === PacketFlags.LINK)).toEqual([]);
+    await clock.advanceAsync(1);
+    await settle();
+    const naks = fromTerminal.filter((p) => p.flags === PacketFlags.LINK).map((p) => parseLink(p.payload));
+    expect(naks).toEqual([{ seq: 77, count: segments.length, missing: [1] }]);
+    t.h.sendRaw(encodeFrame(segments[1]!));
+    const answer = await t.h.waitFor((m) => m.id === id);
+    expect(answer).toMatchObject({ type: 'PingResult', data });
+    expect(t.terminal.connection.segmentCounters()?.received).toMatchObject({ completed: 1, naks: 1 });
+    expect(t.terminal.connection.counters().rxBadFrames).toBe(0);
+  });
+
+  it('segments its answers only to a host that offered it in the Handshake, and only once the line showed damage', async () => {
+    const badFrame = encodeFrame({ flags: 0, seq: 0, payload: Uint8Array.of(1, 2, 3) });
+    badFrame[4] = (badFrame[4] ?? 0) ^ 0x10; // a CRC error: the line is damaged
+
+    const offered = await start({ hostSegments: true });
+    const seen = watch(offered);
+    await offered.h.handshake({ hostCapabilities: Capability.segments });
+    const clean = await offered.h.request({ type: 'Ping', data });
+    expect(clean).toMatchObject({ type: 'PingResult', data });
+    expect(seen.filter(isSegment)).toEqual([]);
+    offered.h.sendRaw(badFrame);
+    const noisy = await offered.h.request({ type: 'Ping', data });
+    expect(noisy).toMatchObject({ type: 'PingResult', data });
+    const segs = seen.filter(isSegment);
+    expect(segs.length).toBeGreaterThanOrEqual(7);
+    expect(segs.every((p) => p.flags === (PacketFlags.SEGMENT | PacketFlags.SEALED) && p.payload[2] === 32)).toBe(true);
+
+    const notOffered = await start({ hostSegments: true });
+    const seen2 = watch(notOffered);
+    await notOffered.h.handshake();
+    notOffered.h.sendRaw(badFrame);
+    expect(await notOffered.h.request({ type: 'Ping', data })).toMatchObject({ type: 'PingResult', data });
+    expect(seen2.filter(isSegment)).toEqual([]);
   });
 });
 

@@ -13,12 +13,16 @@
  *   status changes;
  * - Cancel: the target ends with Error CANCELLED, then the Cancel is answered with CancelResult;
  * - CardInserted / CardRemoved events (id 0), sealed, only inside a session;
+ * - segmentation (PROTOCOL.d/20, Segmentation and selective repeat): reassembles what the host
+ *   segments and NAKs what is missing; segments its own long packets once the Handshake said
+ *   the host reassembles them and while the line looks damaged;
  * - link counters for StatusResult.
  *
  * A reboot is a new TerminalConnection: everything above starts afresh (the firmware and the
  * hardware carry on).
  */
-import { EVENT_ID, encodeMessage, messageInfo, type Cancel, type KeepaliveStatusName, type Message, type MessageName } from '../../protocol/messages.js';
+import { Capability, EVENT_ID, encodeMessage, messageInfo, type Cancel, type KeepaliveStatusName, type Message, type MessageName } from '../../protocol/messages.js';
+import type { SegmenterOptions } from '../../protocol/segmentation.js';
 import { MessageChannel, type ChannelEvent } from '../../protocol/message-channel.js';
 import { FramingError, SessionError, UnicardError } from '../../protocol/errors.js';
 import { WireError, type WireErrorName } from '../../protocol/wire-errors.js';
@@ -54,6 +58,8 @@ export interface TerminalConnectionOptions {
   quirks?: QuirkSet;
   /** Largest frame body accepted (default TERMINAL_MAX_FRAME_SIZE). */
   receiveMaxFrameSize?: number;
+  /** Segmentation settings (default: on, adaptive); `false` turns it off. */
+  segmentation?: SegmenterOptions | false;
   keepaliveIntervalMs?: number;
   cacheCapacity?: number;
   /** Called once the response of a Reboot or FirmwareActivate has been handed to the link. */
@@ -91,6 +97,9 @@ export class TerminalConnection {
   private current: Link | undefined;
   private offLink: (() => void)[] = [];
   private lastTxAt = Number.NEGATIVE_INFINITY;
+  /** The NAK timer of the segmentation, and when it is due. */
+  private segmentTimer: CancelTimer | undefined;
+  private segmentTimerAt: number | undefined;
   private closed = false;
   private rebooting = false;
   private readonly stats: LinkCounters = { rxFrames: 0, txFrames: 0, rxBadFrames: 0, rxRejected: 0, retriesAnswered: 0 };
@@ -104,7 +113,8 @@ export class TerminalConnection {
       quirks: this.quirks,
       ...(options.receiveMaxFrameSize !== undefined ? { receiveMaxFrameSize: options.receiveMaxFrameSize } : {}),
     });
-    this.channel = new MessageChannel({ codec: this.codec });
+    const segmentation = options.segmentation === false ? undefined : { ...options.segmentation, now: () => this.clock.monotonic() };
+    this.channel = new MessageChannel({ codec: this.codec, ...(segmentation === undefined ? {} : { segmentation }) });
     this.cache = new ResponseCache(options.cacheCapacity ?? RESPONSE_CACHE_CAPACITY);
     this.offEvents = this.firmware.onEvent((event) => {
       // Events only inside a session: before a handshake nobody could tell them from forgeries.
@@ -120,6 +130,16 @@ export class TerminalConnection {
   /** True once a handshake installed a session. */
   get hasSession(): boolean {
     return this.channel.hasSession;
+  }
+
+  /** True when this connection reassembles segments (GetInfo may then advertise `segments`). */
+  get reassemblesSegments(): boolean {
+    return this.channel.segments;
+  }
+
+  /** The segmentation's counters, if on. */
+  segmentCounters(): ReturnType<MessageChannel['segmentCounters']> {
+    return this.channel.segmentCounters();
   }
 
   /** Requests in progress. */
@@ -145,6 +165,9 @@ export class TerminalConnection {
     this.detach();
     this.current = link;
     this.codec.reset();
+    // Perhaps another host: it says again in its Handshake whether it reassembles segments.
+    this.channel.resetSegments();
+    this.channel.peerReassembles = false;
     this.offLink = [
       link.onData((chunk) => this.receive(chunk)),
       link.onClose(() => {
@@ -175,6 +198,8 @@ export class TerminalConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.segmentTimer?.();
+    this.segmentTimer = this.segmentTimerAt = undefined;
     for (const a of [...this.active]) {
       this.end(a);
       a.controller.abort();
@@ -195,11 +220,45 @@ export class TerminalConnection {
         this.log('error', `failed to handle an incoming message: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    this.armSegmentTimer();
+  }
+
+  /** Keeps the NAK timer at the segmentation's next deadline. */
+  private armSegmentTimer(): void {
+    const at = this.closed ? undefined : this.channel.nextDeadline;
+    if (at === this.segmentTimerAt) return;
+    this.segmentTimer?.();
+    this.segmentTimer = undefined;
+    this.segmentTimerAt = at;
+    if (at === undefined) return;
+    this.segmentTimer = this.clock.setTimer(Math.max(0, at - this.clock.monotonic()), () => {
+      this.segmentTimer = undefined;
+      this.segmentTimerAt = undefined;
+      if (this.closed || this.rebooting) return;
+      this.writeUnits(this.channel.poll());
+      this.armSegmentTimer();
+    });
+  }
+
+  /** Writes link units that belong to no message (segments asked for again, NAKs). */
+  private writeUnits(units: Uint8Array[]): void {
+    const link = this.current;
+    if (!link || units.length === 0) return;
+    this.lastTxAt = this.clock.monotonic();
+    for (const u of units) {
+      this.stats.txFrames = u32(this.stats.txFrames + 1);
+      link.write(u).catch(() => {});
+    }
   }
 
   private onChannelEvent(ev: ChannelEvent): void {
     if (ev.kind === 'error') {
       this.onBadPacket(ev.error, ev.requestId, ev.sealed);
+      return;
+    }
+    if (ev.kind === 'link') {
+      this.stats.rxFrames = u32(this.stats.rxFrames + 1);
+      this.writeUnits(ev.send);
       return;
     }
     this.stats.rxFrames = u32(this.stats.rxFrames + 1);
@@ -250,18 +309,23 @@ export class TerminalConnection {
 
   private onRequest(message: FirmwareRequest | Cancel, bytes: Uint8Array, clear: boolean): void {
     const id = message.id;
+    // The host says in each Handshake whether it reassembles segments (an older host does not).
+    if (message.type === 'Handshake') this.channel.peerReassembles = this.channel.segments && ((message.hostCapabilities ?? 0) & Capability.segments) !== 0;
     if (!this.quirks.has('no_replay_cache')) {
       const running = [...this.active].find((a) => a.id === id);
       if (running) {
+        // A repeated request: something was lost on the line (this answer, or a Keepalive).
+        this.channel.noteTrouble();
         if (sameBytes(running.request, bytes)) this.sendKeepalive(running, 'processing', clear);
         else this.sendError(id, 'REQUEST_ID_REUSED', `request id ${id} is in use by another request`, clear);
         return;
       }
       const cached = this.cache.lookup(id, bytes);
       if (cached.kind === 'hit') {
+        this.channel.noteTrouble();
         this.stats.retriesAnswered = u32(this.stats.retriesAnswered + 1);
         this.log('debug', `request ${id} answered from the cache`);
-        this.transmit(cached.response, clear);
+        this.transmit(cached.response, clear, !clear || message.type === 'Handshake');
         return;
       }
       if (cached.kind === 'conflict') {
@@ -298,6 +362,7 @@ export class TerminalConnection {
       status: (status, attempt) => this.setStatus(a, status, attempt),
       linkCounters: () => this.counters(),
       activeRequests: () => this.active.size,
+      linkCapabilities: () => (this.channel.segments ? Capability.segments : 0),
     };
     let run: Promise<HandlerResult>;
     try {
@@ -404,7 +469,9 @@ export class TerminalConnection {
   }
 
   /**
-   * Encodes (applying the non-canonical quirk), seals unless `clear`, frames and writes.
+   * Encodes (applying the non-canonical quirk), seals unless `clear`, frames and writes. Only
+   * sealed packets and the HandshakeResult may go in segments: they reach the host whose
+   * Handshake offered to reassemble; a clear answer may be for another host on the same line.
    * Returns the message bytes as sent (what the cache keeps) and when they were handed over;
    * undefined when the message could not be encoded (logged; an INTERNAL error goes instead).
    */
@@ -418,7 +485,7 @@ export class TerminalConnection {
       return this.send(this.errorMessage(message.id, 'INTERNAL', `the ${message.type} could not be encoded`), clear);
     }
     if (this.quirks.has('non_canonical_cbor')) payload = nonCanonicalMessage(payload);
-    const written = this.transmit(payload, clear);
+    const written = this.transmit(payload, clear, !clear || message.type === 'HandshakeResult');
     if (written === undefined) {
       if (message.type === 'Error') return undefined;
       return this.send(this.errorMessage(message.id, 'INTERNAL', `the ${message.type} does not fit in a frame`), clear);
@@ -426,13 +493,13 @@ export class TerminalConnection {
     return { payload, written };
   }
 
-  /** Seals (unless `clear`), frames and writes message bytes; undefined when they do not fit a frame. */
-  private transmit(payload: Uint8Array, clear: boolean): Promise<void> | undefined {
+  /** Seals (unless `clear`), frames (in segments when `segment` and the channel's policy say so) and writes message bytes; undefined when they do not fit a frame. */
+  private transmit(payload: Uint8Array, clear: boolean, segment: boolean): Promise<void> | undefined {
     const now = this.clock.monotonic();
     if (now - this.lastTxAt >= IDLE_GAP_MS) this.codec.leadNext = true;
     let units: Uint8Array[];
     try {
-      units = this.channel.sendPayload(payload, { clear });
+      units = this.channel.sendPayload(payload, { clear, segment });
     } catch (e) {
       this.codec.leadNext = false;
       this.log('error', `cannot frame a message: ${e instanceof UnicardError ? e.code : String(e)}`);

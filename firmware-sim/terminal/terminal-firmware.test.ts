@@ -11,7 +11,7 @@ import { buildCardAuthBody, buildHolderVerifyBody, verifyCardAuth, verifyHolderV
 import { trustedKeysOf, verifyCardCertificate, verifyDeviceCertificate } from '../../protocol/crypto/certificates.js';
 import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
 import { encodeCanonical } from '../../protocol/cbor-codec.js';
-import { Service, type Message } from '../../protocol/messages.js';
+import { Capability, Service, type Message } from '../../protocol/messages.js';
 import { WireError } from '../../protocol/wire-errors.js';
 import { ManualClock } from '../hardware/clock.js';
 import { loadPublicKeyFile } from '../hardware/key-file.js';
@@ -81,7 +81,7 @@ describe('identification and session', () => {
     expect(parseBannerLine(line)).toEqual({ vendor: 'SimVendor', model: 'SIM-1', serial: 'SIM0001', firmwareVersion: [1, 0, 0], protocolVersion: 1 });
   });
 
-  it('answers GetInfo in clear with its identity and limits', async () => {
+  it('answers GetInfo in clear with its identity and limits (its connection reassembles segments)', async () => {
     const t = await start();
     const info = await t.host.expect('GetInfoResult', { type: 'GetInfo' }, { clear: true });
     expect(info).toMatchObject({
@@ -92,7 +92,7 @@ describe('identification and session', () => {
       firmwareVersion: [1, 0, 0],
       protocolVersion: 1,
       maxFrameSize: TERMINAL_MAX_FRAME_SIZE,
-      capabilities: SIM_CAPABILITIES,
+      capabilities: SIM_CAPABILITIES | Capability.segments,
     });
   });
 

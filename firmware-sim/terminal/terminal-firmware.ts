@@ -88,6 +88,8 @@ export interface RequestContext {
   linkCounters(): LinkCounters;
   /** Requests in progress on the connection, this one included. */
   activeRequests(): number;
+  /** Capability bits of the connection's link layer (`segments`), added to GetInfo's. */
+  linkCapabilities?(): number;
 }
 
 /** What a handler produces. */
@@ -120,7 +122,7 @@ export interface TerminalFirmwareOptions {
   clockSet?: boolean;
 }
 
-/** Every capability bit: the simulator has all the parts. */
+/** Every capability bit of the parts: the simulator has them all (its connection adds `segments`). */
 export const SIM_CAPABILITIES =
   Capability.cardSlot | Capability.fingerprint | Capability.display | Capability.firmwareUpdate | Capability.clock | Capability.log;
 
@@ -273,7 +275,7 @@ export class TerminalFirmware {
   handle(request: FirmwareRequest, ctx: RequestContext): Promise<HandlerResult> {
     switch (request.type) {
       case 'GetInfo':
-        return this.done(() => this.getInfo(request.id));
+        return this.done(() => this.getInfo(request.id, ctx.linkCapabilities?.() ?? 0));
       case 'Ping':
         return this.done(() => this.ping(request));
       case 'Handshake':
@@ -323,7 +325,7 @@ export class TerminalFirmware {
 
   // ------------------------------------------------------------ identification and session
 
-  private getInfo(id: number): Message {
+  private getInfo(id: number, linkCapabilities: number): Message {
     const cert = this.identity.certificate;
     return {
       type: 'GetInfoResult',
@@ -334,7 +336,7 @@ export class TerminalFirmware {
       firmwareVersion: [...this.firmwareVersion],
       protocolVersion: PROTOCOL_VERSION,
       maxFrameSize: this.maxFrameSize,
-      capabilities: SIM_CAPABILITIES,
+      capabilities: SIM_CAPABILITIES | linkCapabilities,
       terminalId: cert.terminalId,
     };
   }

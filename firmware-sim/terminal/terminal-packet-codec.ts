@@ -6,7 +6,7 @@
  */
 import type { PacketCodec, PacketCodecEvent } from '../../protocol/message-channel.js';
 import type { Packet } from '../../protocol/packet.js';
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder } from '../../protocol/stream-framing.js';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder, maxPayloadSize } from '../../protocol/stream-framing.js';
 import { withBadCrc, type QuirkSet } from './quirks.js';
 
 /**
@@ -47,6 +47,14 @@ export class TerminalPacketCodec implements PacketCodec {
     const frame = encodeFrame(packet, { maxFrameSize: this.sendMaxFrameSize, leadingDelimiter: this.leadNext });
     this.leadNext = false;
     return [this.quirks?.has('bad_crc') ? withBadCrc(frame) : frame];
+  }
+
+  get maxSendPayload(): number {
+    return maxPayloadSize(this.sendMaxFrameSize);
+  }
+
+  get maxReceivePayload(): number {
+    return maxPayloadSize(this.receiveMaxFrameSize);
   }
 
   /** Drops a partial incoming frame (a new link was attached). */

@@ -49,17 +49,19 @@ export interface StartTestTerminalOptions extends Partial<Omit<WorldTerminalOpti
   card?: string;
   /** Reuse a state dir (a "power cycle" of the process); it is then not removed by close(). */
   stateDir?: string;
+  /** The test host reassembles segmented packets. */
+  hostSegments?: boolean;
 }
 
 /** Starts a terminal of `world` on a memory link and waits for its banner. */
 export async function startTestTerminal(world: TestWorld, options: StartTestTerminalOptions = {}): Promise<TestTerminal> {
   const ownState = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'unicard-state-')));
-  const { card, stateDir: _s, ...rest } = options;
+  const { card, stateDir: _s, hostSegments, ...rest } = options;
   const terminal = await SimulatedTerminal.fromWorld({ durable: false, ...rest, worldDir: world.dir, stateDir });
   if (card !== undefined) await terminal.insertCard(card);
   const [hostLink, deviceLink] = createMemoryLinkPair();
-  const host = new TestHost(hostLink);
+  const host = new TestHost(hostLink, hostSegments === true ? { segments: true } : {});
   terminal.attach(deviceLink);
   await host.waitForBanner();
   return {

@@ -51,6 +51,8 @@ export const Capability = {
   firmwareUpdate: 0x08,
   clock: 0x10,
   log: 0x20,
+  /** Reassembles segmented packets and answers NAKs (stream links; see Segmentation). */
+  segments: 0x40,
 } as const;
 
 /** Services a card authentication is for. */
@@ -179,6 +181,12 @@ export const MESSAGE_SCHEMAS = defineCatalog({
     fields: {
       hostEphemeralKey: { key: 2, type: KEY32, doc: 'host X25519 ephemeral public key' },
       hostNonce: { key: 3, type: KEY32, doc: '32 random bytes' },
+      hostCapabilities: {
+        key: 4,
+        type: U32,
+        optional: true,
+        doc: 'bit set of Capability the host has: only `segments` (0x40) has a meaning. Sent only to a terminal whose GetInfo capabilities has that bit; the terminal may then segment what it sends in this session',
+      },
     },
   },
   HandshakeResult: {
