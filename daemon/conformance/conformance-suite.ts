@@ -16,7 +16,10 @@ import type { Link } from '../../link/link.js';
 import { UnicardError } from '../../protocol/errors.js';
 import { cobsDecode, cobsEncode } from '../../protocol/cobs.js';
 import { crc32c } from '../../protocol/crc32c.js';
-import { encodeMessage, type GetInfoResult, type Message } from '../../protocol/messages.js';
+import { Capability, encodeMessage, type GetInfoResult, type Message } from '../../protocol/messages.js';
+import { PacketFlags } from '../../protocol/packet.js';
+import { parseLink, splitPacket, type Nak } from '../../protocol/segmentation.js';
+import { encodeFrame, MAX_FRAME_SIZE_LIMIT } from '../../protocol/stream-framing.js';
 import { WireError, wireErrorForCodec, wireErrorName } from '../../protocol/wire-errors.js';
 import type { CodecErrorCode } from '../../protocol/errors.js';
 import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
@@ -90,6 +93,7 @@ export const CHECKS = [
   ['framing.max-size', 'an oversized frame is refused (FRAME_TOO_LARGE) or dropped; the terminal answers after'],
   ['cbor.non-canonical-request', 'a non-canonical request is refused with CBOR_NON_CANONICAL'],
   ['hostile.messages', 'hostile messages are refused with the right wire error codes'],
+  ['framing.segments', 'a segmented request is reassembled; a missing segment is NAKed, then the packet completes (when segments are advertised)'],
   ['session.handshake', 'the handshake verifies and the terminal is trusted'],
   ['framing.errors-counted', 'bad frames are counted in Status link counters'],
   ['session.replay-dropped', 'a replayed sealed frame is dropped'],
@@ -393,6 +397,37 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     }
     if (wrong.length > 0) throw new Fail(`${wrong.length} of ${HOSTILE_MESSAGE_CASES.length} cases wrong: ${wrong.join('; ')}`);
     ev.push(`${HOSTILE_MESSAGE_CASES.length} cases from test/vectors/hostile-cbor.json, all refused with the right code: ${[...seen].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  });
+
+  await run('framing.segments', base, async (ev) => {
+    if (((info?.capabilities ?? 0) & Capability.segments) === 0) throw new Skip('the terminal does not advertise segments (GetInfoResult.capabilities 0x40); they are optional');
+    const id = probe.nextId();
+    const data = Uint8Array.from({ length: 150 }, (_, i) => (i * 7 + 1) & 0xff);
+    const payload = encodeMessage({ type: 'Ping', id, data } as Message);
+    const seq = 0xa5;
+    const segments = splitPacket({ flags: 0, seq, payload }, 32);
+    const frame = (i: number): Uint8Array => encodeFrame(segments[i]!, { maxFrameSize: MAX_FRAME_SIZE_LIMIT, leadingDelimiter: i === 0 });
+    const mark = probe.mark();
+    for (let i = 0; i < segments.length; i++) if (i !== 1) await probe.send(frame(i));
+    ev.push(`sent a clear Ping id ${id} (${payload.length} bytes) as ${segments.length} segments of 32 bytes, seq ${seq}, all but segment 1: ${hex(frame(0), 24)}`);
+    const got = await probe.waitFor(mark, (i) => i.kind === 'frame' && i.packet.flags === PacketFlags.LINK, ANSWER_MS);
+    if (got?.kind !== 'frame') throw new Fail(`no NAK within ${ANSWER_MS} ms: a terminal that advertises segments NAKs a transfer that stops with segments missing`);
+    let nak: Nak | undefined;
+    try {
+      nak = parseLink(got.packet.payload);
+    } catch (e) {
+      throw new Fail(`a malformed NAK ${hex(got.packet.payload)}: ${describeError(e)}`);
+    }
+    ev.push(`received NAK ${hex(got.packet.payload)}`);
+    if (nak?.seq !== seq || nak.count !== segments.length || nak.missing.join(',') !== '1') {
+      throw new Fail(`the NAK must name segment 1 of the ${segments.length} of transfer ${seq}; it names ${JSON.stringify(nak)}`);
+    }
+    const mark2 = probe.mark();
+    await probe.send(frame(1));
+    const a = await probe.answerTo(mark2, id, ANSWER_MS);
+    if (a?.message?.type !== 'PingResult') throw new Fail(`after segment 1 came, no PingResult for id ${id}${a === undefined ? '' : `: ${describeItem(a)}`}`);
+    if (Buffer.compare(Buffer.from(a.message.data ?? []), Buffer.from(data)) !== 0) throw new Fail(`the PingResult data differs from what was sent: ${hex(a.message.data ?? new Uint8Array(0), 32)}`);
+    ev.push(`received PingResult id ${id} with the ${data.length} bytes`);
   });
 
   // ---------------------------------------------------------------- the session
