@@ -474,6 +474,28 @@ describe('TerminalSession: requests', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('is not dead while the terminal talks about other things: an unanswered request ends at its own limit', async () => {
+    const { terminal, session } = await connect();
+    terminal.handlers.set('SetTime', () => 'ignore');
+    const wait = outcome(session.request({ type: 'CardWait', timeoutMs: 20_000 }));
+    await settle();
+    const waitId = session.outstanding[0] as number;
+    const lost = outcome(session.request({ type: 'SetTime', unixMs: 1 }));
+    for (let i = 0; i < 10; i++) {
+      await elapse(250);
+      terminal.send({ type: 'Keepalive', id: waitId, status: 'waiting_card' });
+      await settle();
+    }
+    const r = await lost;
+    expect(!r.ok && (r.error as TerminalSessionError).code).toBe('REQUEST_TIMEOUT');
+    expect(session.isClosed).toBe(false);
+    expect(session.counters()).toMatchObject({ unresponsive: 0, timeouts: 1 });
+    terminal.finish(waitId, { type: 'CardWaitResult', id: waitId, cardId: 'CARD-1', cardCertificate: new Uint8Array([1]) });
+    await settle();
+    expect((await wait).ok).toBe(true);
+    await session.close();
+  });
+
   it('fails a request at its overall time limit and cancels it on the terminal', async () => {
     const { terminal, session } = await connect();
     const result = outcome(session.request({ type: 'CardWait', timeoutMs: 100 }, { timeoutMs: 500 }));

@@ -9,8 +9,11 @@
  *   - a request whose terminal says nothing about it (no result, no Keepalive, no Error) for
  *     `retryAfterMs` is sent again with the same id and the same CBOR body, at most
  *     `maxRetries` times in a row; hearing about it (a Keepalive) resets that count;
- *   - `deadAfterMs` (1,000 ms) of silence about an outstanding request declares the link dead:
- *     every request fails with TERMINAL_UNRESPONSIVE and the session closes;
+ *   - `deadAfterMs` (1,000 ms) of silence about an outstanding request, with no byte at all from
+ *     the terminal meanwhile, declares the link dead: every request fails with
+ *     TERMINAL_UNRESPONSIVE and the session closes (bytes that are not about the request — other
+ *     answers, segments, even damaged frames on a noisy line — show the terminal is there; such a
+ *     request still ends at its overall limit);
  *   - every request also has an overall limit, `timeoutMs` (2 s; 10 s for card, self-test
  *     and firmware steps; a human wait's own timeout + 2 s, at least 30 s). Silence clocks
  *     and the overall limit start when the request's bytes were handed to the link, so time
@@ -265,6 +268,8 @@ export class TerminalSession {
   /** The NAK timer of the segmentation, and when it is due. */
   private segmentTimer: unknown;
   private segmentTimerAt: number | undefined;
+  /** When the last bytes came from the terminal (session clock): a link that talks is not dead. */
+  private lastHeardAt = Number.NEGATIVE_INFINITY;
   private readonly recentIds: number[] = [];
   private nextId: number;
   private stateValue: TerminalSessionState = 'clear';
@@ -803,11 +808,17 @@ export class TerminalSession {
 
   private unresponsive(p: Pending): void {
     if (this.pending.get(p.id) !== p) return;
+    const quietMs = this.clock.now() - this.lastHeardAt;
+    if (quietMs < this.deadAfterMs) {
+      // The terminal is talking (about other things, or in frames the line damaged): not dead.
+      p.deadTimer = this.clock.setTimeout(() => this.unresponsive(p), Math.max(1, this.deadAfterMs - quietMs));
+      return;
+    }
     this.stats.unresponsive++;
     const make = (q: Pending): TerminalSessionError =>
       new TerminalSessionError(
         'TERMINAL_UNRESPONSIVE',
-        `the terminal on ${this.link.info.path} said nothing about ${q.name} (request ${q.id}) for ${this.deadAfterMs} ms after ${q.attempt + 1} sends: check the cable and that it is powered`,
+        `the terminal on ${this.link.info.path} sent nothing for ${this.deadAfterMs} ms with ${q.name} (request ${q.id}) outstanding after ${q.attempt + 1} sends: check the cable and that it is powered`,
         { path: this.link.info.path, request: q.name, sends: q.attempt + 1 },
         q.id,
       );
@@ -838,6 +849,7 @@ export class TerminalSession {
 
   private receive(chunk: Uint8Array): void {
     if (this.stateValue === 'closed') return;
+    this.lastHeardAt = this.clock.now();
     this.traceBytes('rx', chunk);
     if (this.scanner === undefined) this.receiveFrames(chunk);
     else {
@@ -852,16 +864,12 @@ export class TerminalSession {
 
   /**
    * A segment or a NAK arrived: the terminal is there and sending (most likely the answer, a
-   * segment at a time). Send what it asked for again, keep every request alive and hold
-   * their resends back: a resend now would only make the terminal start its answer over.
+   * segment at a time). Send what it asked for again and hold the resends of every request
+   * back: a resend now would only make the terminal start its answer over.
    */
   private linkActivity(send: Uint8Array[]): void {
     this.writeUnits(send);
-    for (const p of this.pending.values()) {
-      if (!p.started) continue;
-      this.armDead(p);
-      this.armRetry(p);
-    }
+    for (const p of this.pending.values()) if (p.started) this.armRetry(p);
   }
 
   /** Writes link units that belong to no request (segments asked for again, NAKs). */
