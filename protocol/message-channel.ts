@@ -158,6 +158,15 @@ export class MessageChannel {
     this.segmenter?.trouble(this.now());
   }
 
+  /**
+   * True while what this end receives shows damage (a bad frame, a segment or a NAK in the
+   * last noisyHoldMs): the line carries bytes and loses some. False without segmentation, and
+   * after mere silence ({@link noteTrouble} does not count: a dead link is silent too).
+   */
+  get lineDamaged(): boolean {
+    return this.segmenter?.damaged(this.now()) ?? false;
+  }
+
   /** True while this channel would cut a long packet it sends. */
   get segmenting(): boolean {
     const s = this.segmenter;
@@ -207,7 +216,7 @@ export class MessageChannel {
   *receive(unit: Uint8Array): Generator<ChannelEvent, void, undefined> {
     for (const ev of this.codec.decode(unit)) {
       if (ev.kind === 'error') {
-        this.segmenter?.trouble(this.now());
+        this.segmenter?.sawDamage(this.now());
         yield { kind: 'error', error: ev.error, requestId: 0, sealed: false };
         continue;
       }

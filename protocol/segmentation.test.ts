@@ -353,6 +353,16 @@ describe('Segmenter: when a sender cuts', () => {
     s.peerReassembles = true;
     s.receive(nakPacket({ seq: 9, count: 2, missing: [1] }), 5);
     expect(s.noisy(5)).toBe(true);
+    expect(s.damaged(5)).toBe(true);
+  });
+
+  it('damaged: only after damage seen on received bytes, not after a mere resend (a dead link is silent too)', () => {
+    const s = new Segmenter(4089);
+    s.trouble(0);
+    expect([s.noisy(0), s.damaged(0)]).toEqual([true, false]);
+    s.sawDamage(10);
+    expect([s.noisy(10), s.damaged(10)]).toEqual([true, true]);
+    expect(s.damaged(10 + DEFAULT_NOISY_HOLD_MS)).toBe(false);
   });
 
   it('never cuts short packets, or in mode never', () => {
@@ -419,7 +429,8 @@ describe('property: two ends over a lossy, duplicating line', () => {
           if (loss === 0) expect(delivered).toHaveLength(sent.length);
         },
       ),
-      { numRuns: fuzzRuns(300) },
+      // A round trip, slower per case than decoder fuzzing: a tenth of the long count.
+      { numRuns: Math.max(300, Math.floor(fuzzRuns(300) / 10)) },
     );
   });
 

@@ -490,6 +490,7 @@ export class Segmenter {
   readonly mode: SegmentationMode;
   private readonly noisyHoldMs: number;
   private noisyUntil = Number.NEGATIVE_INFINITY;
+  private damagedUntil = Number.NEGATIVE_INFINITY;
   private readonly reassembler: Reassembler;
   private readonly sender: SegmentSender;
 
@@ -511,9 +512,23 @@ export class Segmenter {
     this.noisyUntil = Math.max(this.noisyUntil, now + this.noisyHoldMs);
   }
 
+  /**
+   * Damage seen on what was received at `now` (a bad frame; a segment or NAK, which the peer
+   * sends only when it sees damage): a sign of trouble, and proof that the line carries bytes.
+   */
+  sawDamage(now: number): void {
+    this.trouble(now);
+    this.damagedUntil = Math.max(this.damagedUntil, now + this.noisyHoldMs);
+  }
+
   /** True while an adaptive sender segments. */
   noisy(now: number): boolean {
     return now < this.noisyUntil;
+  }
+
+  /** True for noisyHoldMs after damage was seen on received bytes ({@link sawDamage}); a mere resend does not count. */
+  damaged(now: number): boolean {
+    return now < this.damagedUntil;
   }
 
   /** The segments to send instead of `packet`, or undefined to send it whole. */
@@ -529,7 +544,7 @@ export class Segmenter {
    */
   receive(packet: Packet, now: number): SegmenterReceipt {
     // Segments and NAKs come from a peer that sees a damaged line: the same cable, both ways.
-    this.trouble(now);
+    this.sawDamage(now);
     if ((packet.flags & PacketFlags.LINK) !== 0) {
       const nak = parseLink(packet.payload);
       return { send: nak === undefined ? [] : this.sender.answer(nak) };

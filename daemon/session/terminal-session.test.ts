@@ -15,6 +15,7 @@ import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
 import { TEST_SEEDS, TEST_VALIDITY, testBytes } from '../../protocol/crypto/crypto-vectors.js';
 import { trustedKeysOf } from '../../protocol/crypto/certificates.js';
 import {
+  DAMAGED_LINE_RETRY_AFTER_MS,
   DEFAULT_DEAD_AFTER_MS,
   DEFAULT_MAX_RETRIES,
   DEFAULT_RETRY_AFTER_MS,
@@ -472,6 +473,23 @@ describe('TerminalSession: requests', () => {
     expect(closed.map((e) => e?.code)).toEqual(['TERMINAL_UNRESPONSIVE']);
     expect(hostLink.isOpen).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('on a line that shows damage, resends after 150 ms and up to 6 times before the silence counts as dead', async () => {
+    const { terminal, session, terminalLink } = await connect();
+    terminal.drops.set('SetTime', 99);
+    // A damaged frame from the terminal: the host's decoder drops it (FRAME_CRC_MISMATCH).
+    const bad = terminal.channel.send({ type: 'DisplayResult', id: 5 })[0]!;
+    bad[3] = (bad[3] ?? 0) ^ 0x40;
+    await terminalLink.write(bad);
+    await settle();
+    expect(session.counters().framingErrors).toEqual({ FRAME_CRC_MISMATCH: 1 });
+    const result = outcome(session.request({ type: 'SetTime', unixMs: 1 }));
+    await elapse(1_010);
+    const r = await result;
+    expect(!r.ok && (r.error as TerminalSessionError).code).toBe('TERMINAL_UNRESPONSIVE');
+    expect(terminal.seen.filter((s) => s.message.type === 'SetTime')).toHaveLength(1 + 2 * DEFAULT_MAX_RETRIES);
+    expect(DAMAGED_LINE_RETRY_AFTER_MS * 2 * DEFAULT_MAX_RETRIES).toBeLessThan(DEFAULT_DEAD_AFTER_MS);
   });
 
   it('is not dead while the terminal talks about other things: an unanswered request ends at its own limit', async () => {

@@ -68,6 +68,11 @@ export const DEFAULT_RETRY_AFTER_MS = 300;
 export const DEFAULT_MAX_RETRIES = 3;
 /** Silence about an outstanding request after which the link is declared dead (PROTOCOL.md: 1,000 ms). */
 export const DEFAULT_DEAD_AFTER_MS = 1_000;
+/**
+ * While what the host receives shows damage (a bad frame, a segment or a NAK in the last 30 s),
+ * a request is resent after at most this much silence, and twice as many times in a row.
+ */
+export const DAMAGED_LINE_RETRY_AFTER_MS = 150;
 
 /** Direction of a traced message: sent by the host, or received from the terminal. */
 export type TraceDirection = 'tx' | 'rx';
@@ -770,7 +775,13 @@ export class TerminalSession {
   private armRetry(p: Pending): void {
     this.clock.clearTimeout(p.retryTimer);
     p.retryTimer = undefined;
-    if (p.silentRetries >= p.maxRetries || p.writing) return;
+    // On a line that shows damage, silence more likely means a lost frame than a slow terminal:
+    // resend sooner and more often, so that a short request has about 7 chances, not 4, before
+    // the terminal's silence counts as a dead link.
+    const damaged = this.channel.lineDamaged;
+    const maxRetries = damaged ? p.maxRetries * 2 : p.maxRetries;
+    const after = damaged ? Math.min(p.retryAfterMs, DAMAGED_LINE_RETRY_AFTER_MS) : p.retryAfterMs;
+    if (p.silentRetries >= maxRetries || p.writing) return;
     p.retryTimer = this.clock.setTimeout(() => {
       p.retryTimer = undefined;
       if (this.pending.get(p.id) !== p) return;
@@ -779,7 +790,7 @@ export class TerminalSession {
       // Something was lost: an adaptive channel now segments what it sends.
       this.channel.noteTrouble();
       this.transmit(p);
-    }, Math.max(0, p.retryAfterMs));
+    }, Math.max(0, after));
   }
 
   private armDead(p: Pending): void {
