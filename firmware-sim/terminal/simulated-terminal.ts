@@ -413,6 +413,7 @@ export class SimulatedTerminal {
       session: this.connectionNow.hasSession,
       activeRequests: this.connectionNow.activeCount,
       counters: this.connectionNow.counters(),
+      segments: this.connectionNow.segmentCounters() ?? null,
       card: card ? { cardId: card.data.cardId, counter: card.card.counter, members: card.data.members.map((m) => m.index) } : null,
       sensor: { latencyMs: this.sensor.latencyMs, queued: this.sensor.queued, capturing: this.sensor.capturing },
       display: { source: this.display.current.source, lines: this.display.current.lines },
