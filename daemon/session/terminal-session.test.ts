@@ -15,7 +15,7 @@ import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
 import { TEST_SEEDS, TEST_VALIDITY, testBytes } from '../../protocol/crypto/crypto-vectors.js';
 import { trustedKeysOf } from '../../protocol/crypto/certificates.js';
 import {
-  DAMAGED_LINE_RETRY_AFTER_MS,
+  DAMAGED_LINE_FACTOR,
   DEFAULT_DEAD_AFTER_MS,
   DEFAULT_MAX_RETRIES,
   DEFAULT_RETRY_AFTER_MS,
@@ -475,7 +475,7 @@ describe('TerminalSession: requests', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('on a line that shows damage, resends after 150 ms and up to 6 times before the silence counts as dead', async () => {
+  it('on a line that shows damage, resends up to 6 times and waits 2,000 ms of silence before the link counts as dead', async () => {
     const { terminal, session, terminalLink } = await connect();
     terminal.drops.set('SetTime', 99);
     // A damaged frame from the terminal: the host's decoder drops it (FRAME_CRC_MISMATCH).
@@ -484,12 +484,14 @@ describe('TerminalSession: requests', () => {
     await terminalLink.write(bad);
     await settle();
     expect(session.counters().framingErrors).toEqual({ FRAME_CRC_MISMATCH: 1 });
-    const result = outcome(session.request({ type: 'SetTime', unixMs: 1 }));
-    await elapse(1_010);
+    const result = outcome(session.request({ type: 'SetTime', unixMs: 1 }, { timeoutMs: 5_000 }));
+    await elapse(1_500);
+    expect(session.isClosed).toBe(false);
+    await elapse(DAMAGED_LINE_FACTOR * DEFAULT_DEAD_AFTER_MS - 1_500 + 10);
     const r = await result;
     expect(!r.ok && (r.error as TerminalSessionError).code).toBe('TERMINAL_UNRESPONSIVE');
-    expect(terminal.seen.filter((s) => s.message.type === 'SetTime')).toHaveLength(1 + 2 * DEFAULT_MAX_RETRIES);
-    expect(DAMAGED_LINE_RETRY_AFTER_MS * 2 * DEFAULT_MAX_RETRIES).toBeLessThan(DEFAULT_DEAD_AFTER_MS);
+    // Sent at 0, 300, … 1,800 ms: 7 chances instead of 4.
+    expect(terminal.seen.filter((s) => s.message.type === 'SetTime')).toHaveLength(1 + DAMAGED_LINE_FACTOR * DEFAULT_MAX_RETRIES);
   });
 
   it('is not dead while the terminal talks about other things: an unanswered request ends at its own limit', async () => {

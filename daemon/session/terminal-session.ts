@@ -70,9 +70,12 @@ export const DEFAULT_MAX_RETRIES = 3;
 export const DEFAULT_DEAD_AFTER_MS = 1_000;
 /**
  * While what the host receives shows damage (a bad frame, a segment or a NAK in the last 30 s),
- * a request is resent after at most this much silence, and twice as many times in a row.
+ * silence more likely means lost frames than a dead terminal: the link is declared dead only
+ * after this factor times deadAfterMs without a byte, and a request is resent this factor times
+ * as often in a row (unless it set its own maxRetries). The resend interval stays: a terminal
+ * busy with a long request is silent up to 250 ms between Keepalives.
  */
-export const DAMAGED_LINE_RETRY_AFTER_MS = 150;
+export const DAMAGED_LINE_FACTOR = 2;
 
 /** Direction of a traced message: sent by the host, or received from the terminal. */
 export type TraceDirection = 'tx' | 'rx';
@@ -228,6 +231,8 @@ interface Pending {
   readonly timeoutMs: number;
   readonly retryAfterMs: number;
   readonly maxRetries: number;
+  /** The caller chose retryAfterMs or maxRetries for this request: no damaged-line schedule. */
+  readonly retryChosen: boolean;
   readonly resolve: (m: Message) => void;
   readonly reject: (e: UnicardError) => void;
   /** Runs synchronously when the result arrives, before later packets are read; throws to reject. */
@@ -692,6 +697,7 @@ export class TerminalSession {
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs(message),
         retryAfterMs: options.retryAfterMs ?? this.retryAfterMs,
         maxRetries: options.maxRetries ?? this.maxRetries,
+        retryChosen: options.retryAfterMs !== undefined || options.maxRetries !== undefined,
         resolve,
         reject,
         onResult,
@@ -775,12 +781,9 @@ export class TerminalSession {
   private armRetry(p: Pending): void {
     this.clock.clearTimeout(p.retryTimer);
     p.retryTimer = undefined;
-    // On a line that shows damage, silence more likely means a lost frame than a slow terminal:
-    // resend sooner and more often, so that a short request has about 7 chances, not 4, before
-    // the terminal's silence counts as a dead link.
-    const damaged = this.channel.lineDamaged;
-    const maxRetries = damaged ? p.maxRetries * 2 : p.maxRetries;
-    const after = damaged ? Math.min(p.retryAfterMs, DAMAGED_LINE_RETRY_AFTER_MS) : p.retryAfterMs;
+    // On a line that shows damage, a short request gets 7 chances, not 4, before the terminal's
+    // silence counts as a dead link (see DAMAGED_LINE_FACTOR).
+    const maxRetries = !p.retryChosen && this.channel.lineDamaged ? p.maxRetries * DAMAGED_LINE_FACTOR : p.maxRetries;
     if (p.silentRetries >= maxRetries || p.writing) return;
     p.retryTimer = this.clock.setTimeout(() => {
       p.retryTimer = undefined;
@@ -790,7 +793,7 @@ export class TerminalSession {
       // Something was lost: an adaptive channel now segments what it sends.
       this.channel.noteTrouble();
       this.transmit(p);
-    }, Math.max(0, after));
+    }, Math.max(0, p.retryAfterMs));
   }
 
   private armDead(p: Pending): void {
@@ -820,16 +823,18 @@ export class TerminalSession {
   private unresponsive(p: Pending): void {
     if (this.pending.get(p.id) !== p) return;
     const quietMs = this.clock.now() - this.lastHeardAt;
-    if (quietMs < this.deadAfterMs) {
-      // The terminal is talking (about other things, or in frames the line damaged): not dead.
-      p.deadTimer = this.clock.setTimeout(() => this.unresponsive(p), Math.max(1, this.deadAfterMs - quietMs));
+    const deadAfterMs = this.channel.lineDamaged ? this.deadAfterMs * DAMAGED_LINE_FACTOR : this.deadAfterMs;
+    if (quietMs < deadAfterMs) {
+      // The terminal is talking (about other things, or in frames the line damaged), or was until
+      // recently on a line that loses frames: not dead yet.
+      p.deadTimer = this.clock.setTimeout(() => this.unresponsive(p), Math.max(1, deadAfterMs - quietMs));
       return;
     }
     this.stats.unresponsive++;
     const make = (q: Pending): TerminalSessionError =>
       new TerminalSessionError(
         'TERMINAL_UNRESPONSIVE',
-        `the terminal on ${this.link.info.path} sent nothing for ${this.deadAfterMs} ms with ${q.name} (request ${q.id}) outstanding after ${q.attempt + 1} sends: check the cable and that it is powered`,
+        `the terminal on ${this.link.info.path} sent nothing for ${Math.round(this.clock.now() - Math.max(this.lastHeardAt, q.startedAt))} ms with ${q.name} (request ${q.id}) outstanding after ${q.attempt + 1} sends: check the cable and that it is powered`,
         { path: this.link.info.path, request: q.name, sends: q.attempt + 1 },
         q.id,
       );

@@ -75,7 +75,9 @@ beforeAll(async () => {
   cable = await createPtyPair();
   termLink = await SerialLink.open(sim.ptyPath!);
   relay = new TamperRelay(await SerialLink.open(cable.b), termLink);
-  session = await TerminalSession.open(await SerialLink.open(cable.a), { trust: await trustFor(world), bannerTimeoutMs: 0 });
+  // Whole frames: these attacks are on the seal. (A replayed segment is a duplicate the
+  // reassembler drops, and a packet rebuilt from old segments meets the same replay rule.)
+  session = await TerminalSession.open(await SerialLink.open(cable.a), { trust: await trustFor(world), bannerTimeoutMs: 0, segmentation: false });
 }, 60_000);
 
 afterAll(async () => {
