@@ -14,6 +14,10 @@
  *     TERMINAL_UNRESPONSIVE and the session closes (bytes that are not about the request — other
  *     answers, segments, even damaged frames on a noisy line — show the terminal is there; such a
  *     request still ends at its overall limit);
+ *   - on a line whose received bytes showed damage in the last 30 s (a bad frame, a segment, a
+ *     NAK), both allowances double (DAMAGED_LINE_FACTOR): 6 resends, 2,000 ms without a byte;
+ *   - segments (stream links): reassembled, NAKed after 40 ms without progress; a segment or NAK
+ *     from the terminal holds resends back; requests go in segments while the line shows damage;
  *   - every request also has an overall limit, `timeoutMs` (2 s; 10 s for card, self-test
  *     and firmware steps; a human wait's own timeout + 2 s, at least 30 s). Silence clocks
  *     and the overall limit start when the request's bytes were handed to the link, so time
