@@ -65,7 +65,11 @@ export interface LedgerOptions {
   readonly maxBatch?: number;
   /** How long a write waits for another process's lock before LEDGER_BUSY (default 5000 ms). */
   readonly busyTimeoutMs?: number;
-  /** SQLite page cache in KiB (default 16,384 = 16 MiB; bulk loads of millions of receipts want more). */
+  /**
+   * SQLite page cache in KiB (default 2,048 = 2 MiB: the daemon's resident memory budget; a
+   * larger cache did not speed up quota checks on 1,000,000 receipts, see BENCHMARKS.md
+   * "Daemon RSS"). Bulk loads of millions of receipts want more.
+   */
   readonly cacheSizeKiB?: number;
 }
 
@@ -531,7 +535,7 @@ export class Ledger {
       // FULL: the WAL is fsynced at every commit, so an acknowledged receipt survives a power cut.
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = OFF');
-      db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheSizeKiB ?? 16_384))}`);
+      db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheSizeKiB ?? 2048))}`);
       migrate(db);
       return new Ledger(db, path, new Uint8Array(options.daemonSeed), options);
     } catch (e) {
