@@ -21,6 +21,7 @@ import { NodeEd25519 } from '../protocol/crypto/ed25519.js';
 import { TcpPort } from '../firmware-sim/terminal/ports.js';
 import { SimulatedTerminal, type ControlReply } from '../firmware-sim/terminal/simulated-terminal.js';
 import { ProcessHandle, REPO_ROOT } from '../test/e2e/daemon-harness.js';
+import { UNICARDD_NODE_FLAGS } from '../daemon/node-flags.js';
 import { AUTHS_PER_CARD, CardPool, makeBenchWorld, type BenchWorld } from './bench-world.js';
 import { formatValue, renderTable, type BenchRow } from './bench-table.js';
 
@@ -59,7 +60,10 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-/** Writes dispense.json and the config, starts unicardd (with extra node flags) and waits for its ready line. */
+/**
+ * Writes dispense.json and the config, starts unicardd with bin/unicardd's memory flags
+ * (UNICARDD_NODE_FLAGS) and `nodeFlags` after them, and waits for its ready line.
+ */
 export async function startBenchDaemon(
   world: BenchWorld,
   dir: string,
@@ -98,7 +102,7 @@ export async function startBenchDaemon(
     }),
   );
   const script = entry === 'tsx' ? ['--import', TSX, join(REPO_ROOT, 'daemon/unicardd.ts')] : [join(REPO_ROOT, 'dist/daemon/unicardd.js')];
-  const child = spawn(process.execPath, [...nodeFlags, ...script, '--config', config], {
+  const child = spawn(process.execPath, [...UNICARDD_NODE_FLAGS, ...nodeFlags, ...script, '--config', config], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -542,7 +546,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
       value: mem32.rss,
       unit: 'MiB',
       ...(most === 32 ? { target: '≤ 80 MB', pass: mem32.rss * 1.048576 <= 80 } : {}),
-      note: `idle CPU with them connected ${idleCpuPct.toFixed(1)} % of a core; VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected)`,
+      note: `idle CPU with them connected ${idleCpuPct.toFixed(1)} % of a core; VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected); node ${UNICARDD_NODE_FLAGS.join(' ')} as bin/unicardd`,
     });
     if (compared !== undefined) {
       const r = compared.run;

@@ -4,6 +4,9 @@
  *   node --import tsx daemon/unicardd.ts --config /etc/unicard/unicardd.json [--verbose]
  *   node --import tsx daemon/unicardd.ts --dev            # zero-config development mode
  *
+ * What ships is the tsc build, started with the memory flags of node-flags.ts:
+ *   node --max-semi-space-size=8 ... dist/daemon/unicardd.js --config ...   (bin/unicardd does)
+ *
  * Loads and checks the config (a bad one: the message on stderr, exit code 2), opens the
  * trust store, starts the TerminalManager (discovery, probes, hotplug) and the local API,
  * then prints ONE JSON line on stdout, e.g.
@@ -27,7 +30,8 @@ import { NodeEd25519 } from '../protocol/crypto/ed25519.js';
 import { ApiServer, ApiServerError } from './api/index.js';
 import { ConfigError, loadConfig, LOG_LEVELS, type DaemonConfig, type LogLevel } from './config/index.js';
 import { createLogger, errorFields } from './logging.js';
-import { createTerminalManager } from './terminals/index.js';
+import { missingNodeFlags } from './node-flags.js';
+import { createTerminalManager } from './terminals/create-manager.js';
 import { DispenseConfigError, startDispensing } from './dispense/index.js';
 import { TrustStore, TrustStoreError } from './trust/index.js';
 
@@ -138,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
   const level: LogLevel = args.logLevel ?? (args.verbose ? (config.logLevel === 'trace' ? 'trace' : 'debug') : config.logLevel);
   const logger = createLogger({ level });
   const v = version();
+  const missingFlags = missingNodeFlags();
   logger.info(
     {
       version: v,
@@ -152,6 +157,8 @@ async function main(argv: string[]): Promise<number> {
       pins: trustStore.pins.size,
       serial: config.terminals.serial.map((s) => s.path),
       tcp: config.terminals.tcp.map((s) => s.address),
+      // The memory flags the launcher passes (node-flags.ts); listed when this start lacks them.
+      ...(missingFlags.length > 0 ? { nodeFlagsMissing: missingFlags } : {}),
     },
     'unicardd starting',
   );
