@@ -1,7 +1,7 @@
 # Sourced by the launchers in bin/: runs $entry (a path under the repository without its
 # extension, e.g. daemon/unicardd) from dist/ when `make build` made it after the last change
-# to any source, and from the TypeScript sources through tsx otherwise (slower to start and
-# about 1 ms more CPU per authorization, but never stale).
+# to any source, and from the TypeScript sources through tsx otherwise (slower to start, but
+# never stale).
 here=$(dirname "$(readlink -f "$0")")
 root=$(cd "$here/.." && pwd)
 stamp="$root/dist/.unicard-build"
