@@ -164,27 +164,8 @@ export class PtyLink extends BaseLink {
     const proc: SocatProcess = { child, exited, stopping: false };
     // stdin errors (EPIPE when socat dies) are handled by the exit path.
     child.stdin?.on('error', () => {});
-    let stderr = '';
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new LinkError('LINK_TIMEOUT', `socat did not start within ${timeoutMs} ms: ${stderr.trim()}`)), timeoutMs);
-        child.once('error', (e) => {
-          clearTimeout(timer);
-          reject(socatError(e));
-        });
-        child.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          reject(new LinkError('LINK_IO', `socat exited (${signal ?? code}) before the pty was ready: ${stderr.trim()}`, { path: this.path }));
-        });
-        child.stderr?.setEncoding('utf8');
-        child.stderr?.on('data', (text: string) => {
-          stderr = (stderr + text).slice(-4000);
-          if (stderr.includes('starting data transfer loop')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
+      await waitForSocatStart(child, timeoutMs, 'the pty', { path: this.path });
       await lstat(this.path);
     } catch (e) {
       proc.stopping = true;
@@ -192,7 +173,6 @@ export class PtyLink extends BaseLink {
       await exited;
       throw e instanceof LinkError ? e : new LinkError('LINK_IO', `socat did not create ${this.path}`, { path: this.path });
     }
-    child.stderr?.removeAllListeners('data');
     child.stderr?.resume();
     child.stdout?.on('data', (chunk: Buffer) => {
       if (this.socat === proc && !proc.stopping) this.deliver(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -254,11 +234,50 @@ async function removeStaleLink(path: string): Promise<void> {
   }
 }
 
-function socatError(e: unknown): LinkError {
+/** The LinkError for a socat that could not be spawned: LINK_UNAVAILABLE, saying how to install it when it is missing. */
+export function socatError(e: unknown): LinkError {
   const code = (e as { code?: unknown } | null)?.code;
   if (code === 'ENOENT') {
     return new LinkError('LINK_UNAVAILABLE', 'socat is not installed: run make setup (or sudo apt-get install socat)');
   }
   const message = e instanceof Error ? e.message : String(e);
   return new LinkError('LINK_UNAVAILABLE', `cannot start socat: ${message}`, { cause: message });
+}
+
+/**
+ * Resolves once a socat started with `-d -d` logs that it runs its transfer loop (its ptys
+ * then exist). Rejects with LINK_UNAVAILABLE when it cannot be spawned, LINK_IO when it exits
+ * first, LINK_TIMEOUT after `timeoutMs`; the messages carry the tail of socat's stderr.
+ * `what` names what was awaited ("the pty"), `detail` goes into the LINK_IO error.
+ */
+export function waitForSocatStart(child: ChildProcess, timeoutMs: number, what: string, detail?: Record<string, unknown>): Promise<void> {
+  let stderr = '';
+  return new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      child.stderr?.off('data', onData);
+    };
+    const onData = (text: string): void => {
+      // Only the tail matters (for error messages); keep it bounded.
+      stderr = (stderr + text).slice(-4000);
+      if (stderr.includes('starting data transfer loop')) {
+        done();
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new LinkError('LINK_TIMEOUT', `socat did not start within ${timeoutMs} ms: ${stderr.trim()}`));
+    }, timeoutMs);
+    child.once('error', (e) => {
+      done();
+      reject(socatError(e));
+    });
+    child.once('exit', (code, signal) => {
+      done();
+      reject(new LinkError('LINK_IO', `socat exited (${signal ?? code}) before ${what} was ready: ${stderr.trim()}`, detail));
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', onData);
+  });
 }

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LinkError } from '../../protocol/errors.js';
+import { socatError, waitForSocatStart } from '../../link/pty-link.js';
 
 /** A running pty pair. */
 export interface PtyPair {
@@ -58,28 +58,8 @@ export async function createPtyPair(options: PtyPairOptions = {}): Promise<PtyPa
     child.once('error', () => resolve());
   });
 
-  let stderr = '';
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LinkError('LINK_TIMEOUT', `socat did not start within ${timeoutMs} ms: ${stderr.trim()}`)), timeoutMs);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(socatError(e));
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new LinkError('LINK_IO', `socat exited (${signal ?? code}) before the ptys were ready: ${stderr.trim()}`));
-      });
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (text: string) => {
-        // Only the tail matters (for error messages); keep it bounded.
-        stderr = (stderr + text).slice(-4000);
-        if (stderr.includes('starting data transfer loop')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    await waitForSocatStart(child, timeoutMs, 'the ptys');
     await Promise.all([lstat(a), lstat(b)]);
   } catch (e) {
     child.kill('SIGKILL');
@@ -108,13 +88,4 @@ export async function createPtyPair(options: PtyPairOptions = {}): Promise<PtyPa
       return closing;
     },
   };
-}
-
-function socatError(e: unknown): LinkError {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') {
-    return new LinkError('LINK_UNAVAILABLE', 'socat is not installed: run make setup (or sudo apt-get install socat)');
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  return new LinkError('LINK_UNAVAILABLE', `cannot start socat: ${message}`, { cause: message });
 }
