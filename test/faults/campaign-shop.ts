@@ -1,8 +1,9 @@
 /**
  * The shop every fault campaign runs: a demo world, the simulator on a socat pty, the
  * campaign's own cards and signed roster, a dispense.json and a unicardd config pointing at
- * the pty. Each campaign then starts (and, for the crash campaign, restarts) unicardd and
- * its shop client itself. `close()` stops the simulator and removes everything.
+ * the pty. Each campaign then starts (the crash campaign: restarts) unicardd and its shop
+ * client with {@link startShopDaemon}, and presents cards with {@link presentCard}.
+ * `close()` stops the simulator and removes everything.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { expect } from 'vitest';
 import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
 import { verifyLedger } from '../../daemon/ledger/verify-ledger.js';
 import { loadPublicKeyFile } from '../../firmware-sim/hardware/key-file.js';
-import { eventually, makeDaemonWorld, startSim, stopAll, tempDir, TRUSTED_TERMINAL, writeDaemonConfig, type DaemonTestWorld, type SimHandle } from '../e2e/daemon-harness.js';
+import { eventually, makeDaemonWorld, startDaemon, startSim, stopAll, tempDir, TRUSTED_TERMINAL, writeDaemonConfig, type DaemonHandle, type DaemonTestWorld, type SimHandle } from '../e2e/daemon-harness.js';
 import { makeCampaignCards } from './campaign-cards.js';
 
 /** What a campaign needs of its shop. */
@@ -24,6 +25,8 @@ export interface CampaignShop {
   readonly sim: SimHandle;
   /** Card files of the campaign's households (see campaign-cards.ts). */
   readonly cards: readonly string[];
+  /** The shop token of the daemon config. */
+  readonly token: string;
   /** Stops the simulator and every process the harness started, removes the world and the dir. */
   close(): Promise<void>;
 }
@@ -60,6 +63,7 @@ export async function setUpCampaignShop(options: { name: string; token: string; 
     configPath,
     sim,
     cards: campaign.cardPaths,
+    token: options.token,
     close: async () => {
       await sim.stop();
       await stopAll();
@@ -72,6 +76,26 @@ export async function setUpCampaignShop(options: { name: string; token: string; 
 /** Waits until the daemon lists the campaign's terminal as ready. */
 export async function terminalReady(client: UnicardClient, timeoutMs = 60_000): Promise<void> {
   await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), timeoutMs, 'terminal ready');
+}
+
+/**
+ * Starts unicardd on the shop's config and a shop client named `clientName`, which claims the
+ * terminal once the daemon lists it ready (waiting up to `claimWaitMs` for a claim another
+ * client still holds).
+ */
+export async function startShopDaemon(shop: CampaignShop, clientName: string, claimWaitMs?: number): Promise<{ daemon: DaemonHandle; client: UnicardClient }> {
+  const daemon = await startDaemon(['--config', shop.configPath]);
+  const client = await UnicardClient.connect(daemon.ready.socket, { token: shop.token, name: clientName });
+  await terminalReady(client);
+  await client.claim(TRUSTED_TERMINAL, claimWaitMs === undefined ? {} : { waitMs: claimWaitMs });
+  return { daemon, client };
+}
+
+/** The customer at the counter: whatever card is in the terminal comes out, `card` goes in, one matching finger is queued. */
+export async function presentCard(sim: SimHandle, card: string): Promise<void> {
+  await sim.control({ cmd: 'remove' });
+  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
+  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
 }
 
 /** A commit the shop client saw acknowledged. */

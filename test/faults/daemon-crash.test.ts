@@ -17,13 +17,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClientError, UnicardClient } from '../../daemon/client/index.js';
 import {
-  eventually,
-  startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { auditLedger, setUpCampaignShop, terminalReady, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, presentCard, setUpCampaignShop, startShopDaemon, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'crash-campaign-token-0123456789';
@@ -39,14 +37,13 @@ type KillPoint = 'none' | 'during-authorize' | 'before-commit' | 'during-commit'
 const KILL_POINTS: KillPoint[] = ['during-authorize', 'before-commit', 'during-commit', 'after-commit', 'abandon'];
 
 let shop: CampaignShop;
-let configPath: string;
 let sim: SimHandle;
 let daemon: DaemonHandle;
 let client: UnicardClient;
 
 beforeAll(async () => {
   shop = await setUpCampaignShop({ name: 'crash', token: TOKEN, transactions: N, dispense: { authorizationTtlMs: TTL_MS, cardTimeoutMs: 20_000 } });
-  ({ configPath, sim } = shop);
+  ({ sim } = shop);
   CARDS = shop.cards;
   await startAndConnect();
 }, 120_000);
@@ -58,10 +55,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function startAndConnect(): Promise<void> {
-  daemon = await startDaemon(['--config', configPath]);
-  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'crash-pos' });
-  await eventually(async () => ((await client.listTerminals()).find((t) => t.id === TRUSTED_TERMINAL)?.state === 'ready' ? true : undefined), 30_000, 'terminal ready');
-  await client.claim(TRUSTED_TERMINAL, { waitMs: 5000 });
+  ({ daemon, client } = await startShopDaemon(shop, 'crash-pos', 5000));
 }
 
 /** SIGKILL, then a restart on the same data dir and a fresh client. */
@@ -72,11 +66,6 @@ async function crashAndRestart(): Promise<void> {
   await startAndConnect();
 }
 
-async function present(card: string): Promise<void> {
-  await sim.control({ cmd: 'remove' });
-  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
-  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const codeOf = (e: unknown): string => (e instanceof ApiClientError ? e.code : `RAW:${String(e)}`);
@@ -109,7 +98,7 @@ describe('unicardd killed with SIGKILL at random points', () => {
         let auth: Record<string, unknown> | undefined;
         for (let attempt = 0; auth === undefined; attempt++) {
           if (attempt > 0) f.retries++;
-          await present(card);
+          await presentCard(sim, card);
           const call = client.call<Record<string, unknown>>('authorize', { terminalId: TRUSTED_TERMINAL, service: 'bread', quantity: 1, idempotencyKey: key }, { timeoutMs: 60_000 });
           if (kill === 'during-authorize' && attempt === 0) {
             call.catch(() => undefined);

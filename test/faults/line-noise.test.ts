@@ -20,12 +20,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnicardClient, type ApiClientError } from '../../daemon/client/index.js';
 import {
-  startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { auditLedger, counts, newTally, settleCycle, setUpCampaignShop, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, counts, newTally, presentCard, settleCycle, setUpCampaignShop, startShopDaemon, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'noise-campaign-token-0123456789';
@@ -44,10 +43,7 @@ beforeAll(async () => {
   shop = await setUpCampaignShop({ name: 'noise', token: TOKEN, transactions: N });
   ({ sim } = shop);
   CARDS = shop.cards;
-  daemon = await startDaemon(['--config', shop.configPath]);
-  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'noise-pos' });
-  await terminalReady(client);
-  await client.claim(TRUSTED_TERMINAL);
+  ({ daemon, client } = await startShopDaemon(shop, 'noise-pos'));
 }, 120_000);
 
 afterAll(async () => {
@@ -62,11 +58,6 @@ async function noise(on: boolean): Promise<void> {
   expect((await sim.control({ cmd: 'corrupt', rate: on ? RATE / 2 : 0 })).ok).toBe(true);
 }
 
-async function present(card: string): Promise<void> {
-  await sim.control({ cmd: 'remove' });
-  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
-  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
-}
 
 
 describe('line noise on the terminal link', () => {
@@ -88,7 +79,7 @@ describe('line noise on the terminal link', () => {
         if (attempt > 0) f.retries++;
         await noise(false);
         await terminalReady(client);
-        await present(card);
+        await presentCard(sim, card);
         await noise(true);
         const t0 = performance.now();
         try {

@@ -13,12 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnicardClient } from '../../daemon/client/index.js';
 import {
   eventually,
-  startDaemon,
   TRUSTED_TERMINAL,
   type DaemonHandle,
   type SimHandle,
 } from '../e2e/daemon-harness.js';
-import { auditLedger, counts, newTally, settleCycle, setUpCampaignShop, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
+import { auditLedger, counts, newTally, presentCard, settleCycle, setUpCampaignShop, startShopDaemon, terminalReady, typedFailureCode, type CampaignShop } from './campaign-shop.js';
 import { envCount, reportFigures, seededRandom } from './figures.js';
 
 const TOKEN = 'unplug-campaign-token-0123456789';
@@ -36,11 +35,8 @@ beforeAll(async () => {
   shop = await setUpCampaignShop({ name: 'unplug', token: TOKEN, transactions: N });
   ({ sim } = shop);
   CARDS = shop.cards;
-  daemon = await startDaemon(['--config', shop.configPath]);
-  client = await UnicardClient.connect(daemon.ready.socket, { token: TOKEN, name: 'unplug-pos' });
+  ({ daemon, client } = await startShopDaemon(shop, 'unplug-pos'));
   await client.subscribe(['authorization.progress'], (_event, params) => progress.push(params as Record<string, unknown>));
-  await terminalReady(client);
-  await client.claim(TRUSTED_TERMINAL);
 }, 120_000);
 
 afterAll(async () => {
@@ -55,11 +51,6 @@ const STAGES = ['waiting_card', 'card_read', 'waiting_finger'];
 const progress: Array<Record<string, unknown>> = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function present(card: string): Promise<void> {
-  await sim.control({ cmd: 'remove' });
-  expect((await sim.control({ cmd: 'insert', card })).ok).toBe(true);
-  expect((await sim.control({ cmd: 'finger', finger: 0, count: 1 })).ok).toBe(true);
-}
 
 
 describe('the terminal unplugged at random points', () => {
@@ -80,7 +71,7 @@ describe('the terminal unplugged at random points', () => {
       for (let attempt = 0; attempt < 2 && auth === undefined; attempt++) {
         if (attempt > 0) f.retries++;
         await terminalReady(client);
-        await present(card);
+        await presentCard(sim, card);
         try {
           const call = client.call<Record<string, unknown>>('authorize', { terminalId: TRUSTED_TERMINAL, service: 'bread', quantity: 1, idempotencyKey: key }, { timeoutMs: 90_000 });
           if (unplug && attempt === 0) {
