@@ -31,6 +31,7 @@ import { ApiServer, ApiServerError } from './api/index.js';
 import { ConfigError, loadConfig, LOG_LEVELS, type DaemonConfig, type LogLevel } from './config/index.js';
 import { createLogger, errorFields } from './logging.js';
 import { missingNodeFlags } from './node-flags.js';
+import { egyptTimeSource } from './time/egypt-time.js';
 import { createTerminalManager } from './terminals/create-manager.js';
 import { DispenseConfigError, startDispensing } from './dispense/index.js';
 import { TrustStore, TrustStoreError } from './trust/index.js';
@@ -159,9 +160,13 @@ async function main(argv: string[]): Promise<number> {
       tcp: config.terminals.tcp.map((s) => s.address),
       // The memory flags the launcher passes (node-flags.ts); listed when this start lacks them.
       ...(missingFlags.length > 0 ? { nodeFlagsMissing: missingFlags } : {}),
+      // Where Egypt's days come from: the system's tz file, or Intl when it is missing.
+      egyptTime: egyptTimeSource(),
     },
     'unicardd starting',
   );
+  const timeSource = egyptTimeSource();
+  if (timeSource.kind === 'intl') logger.warn({ reason: timeSource.reason }, `no readable tz file for Africa/Cairo (${timeSource.reason}): Egypt's days come from Intl (about 8 MiB more memory); install the tzdata package`);
   if (config.devTokenFile !== undefined) logger.info({ tokenFile: config.devTokenFile }, `development mode: the API token is in ${config.devTokenFile}`);
   if (config.trust.vendorRoots.length === 0) {
     logger.warn({}, 'no vendor roots configured (trust.vendorRoots): only pinned terminals will be admitted');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPtyPair, type PtyPair } from '../test/support/pty-pair.js';
-import { SerialBus, SerialLink, normaliseUsbId, scanSysfsSerialPorts } from './serial-link.js';
+import { SerialBus, SerialLink, naturalCompare, normaliseUsbId, scanSysfsSerialPorts } from './serial-link.js';
 import { closed, receive } from '../test/support/link-waits.js';
 
 
@@ -213,5 +213,20 @@ describe('SerialBus.list', () => {
     expect(normaliseUsbId('1A86')).toBe('1a86');
     expect(normaliseUsbId('nope')).toBeUndefined();
     expect(normaliseUsbId(undefined)).toBeUndefined();
+  });
+});
+
+describe('naturalCompare (the order devices are listed in)', () => {
+  it('puts ttyUSB2 before ttyUSB10, groups by prefix, and is a total order', () => {
+    const names = ['ttyUSB10', 'ttyS1', 'ttyACM0', 'ttyUSB2', 'ttyUSB02', 'ttyUSB1', 'ttyS10', 'ttyACM', 'ttyS2', 'ttyUSB2'];
+    expect([...names].sort(naturalCompare)).toEqual(['ttyACM', 'ttyACM0', 'ttyS1', 'ttyS2', 'ttyS10', 'ttyUSB1', 'ttyUSB2', 'ttyUSB2', 'ttyUSB02', 'ttyUSB10']);
+    for (const a of names) {
+      expect(naturalCompare(a, a)).toBe(0);
+      for (const b of names) {
+        expect(Math.sign(naturalCompare(a, b)) + Math.sign(naturalCompare(b, a))).toBe(0);
+        // Numbers of any length: no overflow, no float rounding.
+        expect(Math.sign(naturalCompare(`${a}99999999999999999999`, `${a}100000000000000000000`))).toBe(-1);
+      }
+    }
   });
 });

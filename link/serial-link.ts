@@ -366,7 +366,26 @@ async function readAttr(file: string): Promise<string | undefined> {
   }
 }
 
-/** ttyUSB2 before ttyUSB10. */
-function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+/**
+ * ttyUSB2 before ttyUSB10: runs of digits compare as numbers, the rest by code unit. Not
+ * localeCompare: device paths are ASCII, and ICU's collation data would cost the daemon
+ * megabytes of resident memory (BENCHMARKS.md, RSS).
+ */
+export function naturalCompare(a: string, b: string): number {
+  const pa = a.match(/\d+|\D+/g) ?? [];
+  const pb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i] as string;
+    const y = pb[i] as string;
+    if (x === y) continue;
+    if (/^\d/.test(x) && /^\d/.test(y)) {
+      const xs = x.replace(/^0+/, '');
+      const ys = y.replace(/^0+/, '');
+      if (xs.length !== ys.length) return xs.length - ys.length;
+      if (xs !== ys) return xs < ys ? -1 : 1;
+      return x.length - y.length; // the same number: fewer leading zeros first
+    }
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine with Node 20:
-# npm packages (npm ci, only when the lockfile changed) and socat (for ptys).
+# npm packages (npm ci, only when the lockfile changed), socat (for ptys) and tzdata.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,13 @@ if ! command -v socat >/dev/null 2>&1; then
     echo "       (the pty tests and the demo need it; everything else still works)" >&2
     exit 1
   fi
+fi
+
+# Egypt's days come from the system's tz file (daemon/time/egypt-time.ts); without it the
+# daemon falls back to Intl, which works but costs ~8 MiB of memory: a warning, not an error.
+if [ ! -e "${TZDIR:-/usr/share/zoneinfo}/Africa/Cairo" ]; then
+  echo "setup: installing tzdata (Egypt's time zone rules for the daemon) ..."
+  apt_install tzdata || echo "setup: warning: could not install tzdata; unicardd will use Intl for Africa/Cairo (sudo apt-get install tzdata)" >&2
 fi
 
 # node-hid's Linux build loads libusb-1.0 at run time. HID readers are optional: without it

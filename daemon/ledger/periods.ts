@@ -4,24 +4,12 @@
  * as strings in calendar order, and a month key sorts before the days of that month, so
  * "period >= '2026-10'" selects October's month rows, October's days and everything later.
  */
+import { cairoOffsetMs } from '../time/egypt-time.js';
 
-/** Egypt's IANA time zone. */
-export const EGYPT_TIME_ZONE = 'Africa/Cairo';
+export { EGYPT_TIME_ZONE } from '../time/egypt-time.js';
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MONTH_RE = /^(\d{4})-(\d{2})$/;
-
-// One formatter for the process: building an Intl.DateTimeFormat costs far more than using it.
-const cairoClock = new Intl.DateTimeFormat('en-US', {
-  timeZone: EGYPT_TIME_ZONE,
-  hourCycle: 'h23',
-  year: 'numeric',
-  month: 'numeric',
-  day: 'numeric',
-  hour: 'numeric',
-  minute: 'numeric',
-  second: 'numeric',
-});
 
 /** A calendar date. */
 export interface CalendarDate {
@@ -30,26 +18,6 @@ export interface CalendarDate {
   readonly month: number;
   /** 1..31 */
   readonly day: number;
-}
-
-const HOUR_MS = 3_600_000;
-// Egypt's UTC offset per UTC hour (offsets change only on the hour): Intl is slow, and
-// quota checks ask for the date on every call. Bounded, per process, pure in effect.
-const offsetByHour = new Map<number, number>();
-
-function cairoOffsetMs(unixMs: number): number {
-  const hour = Math.floor(unixMs / HOUR_MS);
-  let off = offsetByHour.get(hour);
-  if (off === undefined) {
-    const at = hour * HOUR_MS;
-    const parts: Record<string, number> = {};
-    for (const p of cairoClock.formatToParts(at)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-    const local = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, (parts.hour ?? 0) % 24, parts.minute ?? 0, parts.second ?? 0);
-    off = local - at;
-    if (offsetByHour.size >= 4096) offsetByHour.clear();
-    offsetByHour.set(hour, off);
-  }
-  return off;
 }
 
 /** The calendar date in Egypt at `unixMs`. */

@@ -3,36 +3,22 @@
  * calendar day or month in Egypt's local time, Africa/Cairo. Egypt brought daylight saving
  * time back in 2023 (last Friday of April 00:00 → 01:00, last Thursday of October
  * 24:00 → 23:00), so a local day is 23, 24 or 25 hours long and a fixed UTC+2 offset would
- * put an hour of receipts on the wrong day twice a year. The local date of an instant comes
- * from Intl (the runtime's tz database); everything after that is plain calendar arithmetic
- * on 'YYYY-MM-DD' strings, which compare correctly as strings.
+ * put an hour of receipts on the wrong day twice a year. The offset of an instant comes from
+ * the system's tz database (egypt-time.ts); everything after that is plain calendar
+ * arithmetic on 'YYYY-MM-DD' strings, which compare correctly as strings.
  */
+import { cairoOffsetMs } from '../time/egypt-time.js';
 import { PolicyError } from './policy-error.js';
+
+export { EGYPT_TIME_ZONE } from '../time/egypt-time.js';
 
 /** A calendar day in Egypt, 'YYYY-MM-DD'. */
 export type Day = string;
 /** A calendar month in Egypt, 'YYYY-MM'. */
 export type Month = string;
 
-/** The time zone of every day and month in the policy. */
-export const EGYPT_TIME_ZONE = 'Africa/Cairo';
-
 /** Latest Unix time accepted (9999-12-31T20:59:59Z, still 9999 in Cairo): days keep four-digit years. */
 export const MAX_UNIX_SECONDS = 253_402_289_999;
-
-// Immutable after construction: a cache, not state.
-const DAY_FORMAT = new Intl.DateTimeFormat('en-US', {
-  timeZone: EGYPT_TIME_ZONE,
-  calendar: 'gregory',
-  numberingSystem: 'latn',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MONTH_RE = /^(\d{4})-(\d{2})$/;
@@ -49,39 +35,11 @@ function checkTime(unixSeconds: number): void {
   }
 }
 
-/** Cairo's wall-clock parts of an instant, straight from Intl (the tz database). */
-export function intlLocalParts(unixSeconds: number): Record<string, string> {
-  checkTime(unixSeconds);
-  const parts: Record<string, string> = {};
-  for (const p of DAY_FORMAT.formatToParts(new Date(Math.floor(unixSeconds) * 1000))) parts[p.type] = p.value;
-  return parts;
-}
-
-// Cairo's UTC offset per UTC hour. formatToParts costs ~20 µs and the daemon asks for today
-// several times per authorization; the offset can only change on a whole UTC hour (Egypt's
-// offsets are whole hours and its transitions fall at local midnight), so one Intl call per
-// hour is exact. Bounded: a cache, not state.
-const OFFSET_BY_HOUR = new Map<number, number>();
-const OFFSET_CACHE_LIMIT = 512;
-
-function cairoOffsetMs(unixSeconds: number): number {
-  const hour = Math.floor(unixSeconds / 3600);
-  let offset = OFFSET_BY_HOUR.get(hour);
-  if (offset === undefined) {
-    const p = intlLocalParts(hour * 3600);
-    const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
-    offset = wall - hour * 3_600_000;
-    if (OFFSET_BY_HOUR.size >= OFFSET_CACHE_LIMIT) OFFSET_BY_HOUR.clear();
-    OFFSET_BY_HOUR.set(hour, offset);
-  }
-  return offset;
-}
-
 /** Cairo's wall clock of an instant as an ISO string 'YYYY-MM-DDTHH:MM:SS.000Z' (the Z is not UTC). */
 function localIso(unixSeconds: number): string {
   checkTime(unixSeconds);
   const seconds = Math.floor(unixSeconds);
-  return new Date(seconds * 1000 + cairoOffsetMs(seconds)).toISOString();
+  return new Date(seconds * 1000 + cairoOffsetMs(seconds * 1000)).toISOString();
 }
 
 /** The Egyptian calendar day of a Unix time (seconds). TIME_INVALID outside 1970..9999. */
