@@ -431,6 +431,22 @@ describe('FrameDecoder properties', () => {
     );
   });
 
+  it('property: frames up to the 64 KiB limit decode however they are cut, as the receive buffer grows from 1 KiB', () => {
+    const big: fc.Arbitrary<Packet> = fc.record({
+      flags: fc.constantFrom(0, 1),
+      seq: fc.integer({ min: 0, max: 255 }),
+      payload: fc.integer({ min: 0, max: MAX_FRAME_SIZE_LIMIT - 7 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.oneof(packetArb, big), fc.boolean()), { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 12 }), (items, cuts) => {
+        const wire = concat(items.map(([p, lead]) => encodeFrame(p, { leadingDelimiter: lead, maxFrameSize: MAX_FRAME_SIZE_LIMIT })));
+        const events = checkedDecode(chunkify(wire, cuts), MAX_FRAME_SIZE_LIMIT);
+        expect(summarize(events, false)).toEqual(items.map(([p]) => ({ frame: jsonOf(p) })));
+      }),
+      { numRuns: fuzzRuns(60) },
+    );
+  });
+
   it('fuzz: random bytes end in frames or typed errors, agree with the reference decoder, stay within the limit', () => {
     const byte = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }));
     fc.assert(

@@ -148,6 +148,9 @@ export function measureFramingOverhead(packet: Packet, options: EncodeFrameOptio
   };
 }
 
+/** First size of a decoder's receive buffer (bytes); it doubles up to the frame limit as needed. */
+const INITIAL_RECEIVE_BUFFER = 1024;
+
 /** What {@link FrameDecoder.push} reports: a good frame, or a bad one that was discarded. */
 export type FrameDecoderEvent =
   | { kind: 'frame'; packet: Packet }
@@ -181,9 +184,11 @@ export interface FrameDecoderCounters {
 /**
  * Streaming receiver for stream frames. Feed it whatever the link delivers, split anywhere;
  * it returns the frames completed so far and one typed error for each bad frame, and always
- * continues with the next frame. Memory is fixed: one receive buffer of
- * maxEncodedFrameSize(maxFrameSize) bytes, allocated here and never grown; a frame longer
- * than that is reported once (FRAME_TOO_LARGE) and skipped up to the next 0x00.
+ * continues with the next frame. Memory is bounded: one receive buffer, at most
+ * maxEncodedFrameSize(maxFrameSize) bytes; it starts at 1 KiB and doubles only when a frame
+ * needs it (a daemon holds one per terminal, and frames are mostly a few hundred bytes: 32
+ * terminals at the 64 KiB limit would otherwise pin 2 MiB). A frame longer than the limit is
+ * reported once (FRAME_TOO_LARGE) and skipped up to the next 0x00.
  */
 export class FrameDecoder {
   /** Largest body accepted (header + payload + CRC). */
@@ -191,7 +196,7 @@ export class FrameDecoder {
   /** Size of the receive buffer (the largest COBS-encoded frame accepted). */
   readonly capacity: number;
 
-  private readonly buffer: Uint8Array;
+  private buffer: Uint8Array;
   /** Encoded bytes of the current frame held in `buffer`. */
   private fill = 0;
   /** True while dropping the rest of an oversized frame, up to the next 0x00. */
@@ -204,7 +209,7 @@ export class FrameDecoder {
     checkMaxFrameSize(maxFrameSize);
     this.maxFrameSize = maxFrameSize;
     this.capacity = maxEncodedFrameSize(maxFrameSize);
-    this.buffer = new Uint8Array(this.capacity);
+    this.buffer = new Uint8Array(Math.min(this.capacity, INITIAL_RECEIVE_BUFFER));
     this.stats = {
       framesOk: 0,
       emptyFrames: 0,
@@ -246,6 +251,7 @@ export class FrameDecoder {
         this.skipping = zeroAt < 0;
         events.push(this.error(this.tooLarge(discarded), discarded));
       } else {
+        if (this.fill + n > this.buffer.length) this.grow(this.fill + n);
         this.buffer.set(chunk.subarray(i, end), this.fill);
         this.fill += n;
         if (zeroAt >= 0) this.finishFrame(events);
@@ -254,6 +260,15 @@ export class FrameDecoder {
       i = zeroAt + 1;
     }
     return events;
+  }
+
+  /** Doubles the receive buffer until `needed` fits (never past `capacity`, checked by the caller). */
+  private grow(needed: number): void {
+    let size = this.buffer.length;
+    while (size < needed) size *= 2;
+    const bigger = new Uint8Array(Math.min(size, this.capacity));
+    bigger.set(this.buffer.subarray(0, this.fill));
+    this.buffer = bigger;
   }
 
   /** Drops any partial frame (e.g. after the link was reopened). Counters are kept. */

@@ -109,6 +109,20 @@ describe('DispenseService on the reference firmware', () => {
     expect(await code(service.commit('other-shop', a.authorizationId, [{ item: 'sugar', quantity: 5 }]))).toBe('AUTHORIZATION_NOT_FOUND');
   });
 
+  it('a retry gets the very answer while the authorization is pending, and the ledger record once it is closed', async () => {
+    await insert('PSD-000001');
+    await terminal.control({ cmd: 'finger', finger: 0 });
+    const req = { terminalId: 'SIM0001', service: 'ration' as const, items: [{ item: 'pasta', quantity: 1 }, { item: 'rice', quantity: 1 }], idempotencyKey: 'r-retry' };
+    const a = await service.authorize(req, { clientId: 'grocer', session });
+    expect(a.reasons.length).toBeGreaterThan(0);
+    expect(a.remaining).toBeDefined();
+    expect(await service.authorize(req, { clientId: 'grocer', session })).toEqual({ ...a, replayed: true });
+    await service.void('grocer', a.authorizationId);
+    // Closed: the kept answer is gone (memory follows the open authorizations); the record stays.
+    const after = await service.authorize(req, { clientId: 'grocer', session });
+    expect(after).toEqual({ ...a, state: 'voided', reasons: [], remaining: undefined, verifiedMember: null, replayed: true });
+  });
+
   it('refuses ration goods that are not on the price list, naming the item', async () => {
     await insert('PSD-000001');
     await terminal.control({ cmd: 'finger', finger: 0 });

@@ -251,7 +251,7 @@ const STATE_REFUSALS: Readonly<Record<string, DispenseErrorCode>> = {
   WRONG_GOVERNORATE: 'WRONG_GOVERNORATE',
 };
 
-/** Authorize answers kept in memory for retries. */
+/** Authorize answers of pending authorizations kept in memory for retries, at most. */
 const MAX_KEPT_VIEWS = 10_000;
 
 interface Remembered {
@@ -302,6 +302,7 @@ export class DispenseService {
     this.sweeper = setInterval(() => {
       this.deps.ledger.expire(this.clock()).then(
         (ids) => {
+          for (const id of ids) this.views.delete(id);
           if (ids.length > 0) onExpired?.(ids);
         },
         () => undefined,
@@ -592,8 +593,10 @@ export class DispenseService {
       const remaining = decision.service === 'bread' ? breadRemaining(decision.remaining) : rationRemaining(decision.remaining);
       const view = this.viewOf(created.authorization, decision.reasons, remaining, verifiedMember);
       this.views.set(view.authorizationId, { view, household });
-      // Answers kept for retries (reasons and remaining are not in the ledger): a bounded
-      // window, oldest first out; an older retry gets the stored authorization without them.
+      // Answers kept for retries (reasons and remaining are not in the ledger) while the
+      // authorization is pending: commit, void and expiry drop them, so memory follows the
+      // open authorizations, not the day's total. The bound is for a flood of abandoned ones;
+      // a retry whose answer is gone gets the stored authorization without them.
       if (this.views.size > MAX_KEPT_VIEWS) this.views.delete(this.views.keys().next().value as string);
       progress('authorized', { authorizationId: view.authorizationId });
       show('approved');
@@ -629,14 +632,21 @@ export class DispenseService {
       refuse('COMMIT_EXCEEDS_APPROVED', { authorizationId, hint: 'give items for a ration commit' });
     }
     if (typeof dispensed === 'number' && dispensed === 0) refuse('COMMIT_EXCEEDS_APPROVED', { authorizationId, hint: 'nothing dispensed: void the authorization instead' });
-    const r = await this.deps.ledger.commit(authorizationId, dispensed).catch(fromLedger);
-    return { ...this.receiptView(r.receipt, a), replayed: r.replayed };
+    const r = await this.deps.ledger.commit(authorizationId, dispensed).catch((e: unknown) => {
+      // A commit refused because the authorization expired closed it too.
+      if (this.deps.ledger.authorization(authorizationId)?.state !== 'pending') this.views.delete(authorizationId);
+      return fromLedger(e);
+    });
+    const view = { ...this.receiptView(r.receipt, a), replayed: r.replayed };
+    this.views.delete(authorizationId);
+    return view;
   }
 
   /** Voids a pending authorization (idempotent). */
   async void(clientId: string, authorizationId: string): Promise<{ authorizationId: string; state: string }> {
     this.ownAuthorization(clientId, authorizationId);
     const a = await this.deps.ledger.void(authorizationId).catch(fromLedger);
+    this.views.delete(a.id);
     return { authorizationId: a.id, state: a.state };
   }
 
