@@ -3,13 +3,15 @@
  * (no telnet or RFC 2217 negotiation; the bytes are the UART's bytes). The host connects
  * with {@link TcpLink.connect}; the simulator listens with {@link TcpLinkServer}, one
  * connection at a time like a ser2net port. Nagle is off (TCP_NODELAY): frames are small
- * and latency matters more than packet count.
+ * and latency matters more than packet count; the frames of one tick still leave together
+ * (tick-cork.ts).
  */
 import net from 'node:net';
 import { LinkError } from '../protocol/errors.js';
 import { BaseLink, type BaseLinkOptions } from './base-link.js';
 import type { LinkBus, LinkInfo, LinkOpenOptions } from './link.js';
 import { toLinkError } from './link-errors.js';
+import { TickCork } from './tick-cork.js';
 
 /** Options for connecting. */
 export interface TcpOpenOptions extends LinkOpenOptions {
@@ -44,6 +46,7 @@ export function formatTcpAddress({ host, port }: TcpAddress): string {
 /** One TCP connection as a link (either end). */
 export class TcpLink extends BaseLink {
   private closing = false;
+  private readonly cork: TickCork;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -52,6 +55,7 @@ export class TcpLink extends BaseLink {
   ) {
     super(info, options);
     socket.setNoDelay(true);
+    this.cork = new TickCork(socket);
     const ctx = { kind: 'tcp' as const, path: info.path };
     socket.on('data', (chunk: Buffer) => {
       this.deliver(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -115,6 +119,7 @@ export class TcpLink extends BaseLink {
   }
 
   protected rawWrite(chunk: Uint8Array): Promise<void> {
+    this.cork.hold();
     return new Promise<void>((resolve, reject) => {
       this.socket.write(chunk, (err) => {
         if (!err) return resolve();

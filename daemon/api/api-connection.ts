@@ -20,6 +20,7 @@ import { type LineItem, LineSplitter } from './line-splitter.js';
 import type { ApiTerminalManager, TerminalInfo } from './manager-contract.js';
 import { roleMayCall, type MethodClient, type MethodContext, type MethodRegistry } from './method-registry.js';
 import { ParamReader } from './params.js';
+import { TickCork } from '../../link/tick-cork.js';
 
 /** Per-connection bounds. */
 export interface ConnectionLimits {
@@ -120,6 +121,8 @@ export function terminalStateError(info: TerminalInfo): ApiError | undefined {
 export class ApiConnection {
   readonly id: number;
   private readonly socket: Socket;
+  /** Replies and notifications of one tick leave in one write (a progress event, then the answer). */
+  private readonly cork: TickCork;
   private readonly host: ConnectionHost;
   private readonly log: ApiLogger;
   private readonly splitter: LineSplitter;
@@ -148,6 +151,7 @@ export class ApiConnection {
   constructor(socket: Socket, host: ConnectionHost, id: number) {
     this.id = id;
     this.socket = socket;
+    this.cork = new TickCork(socket);
     this.host = host;
     this.log = host.logger.child({ conn: id });
     this.splitter = new LineSplitter(host.limits.maxLineBytes);
@@ -367,6 +371,7 @@ export class ApiConnection {
     if (this.ended || this.socket.destroyed || !this.socket.writable) return;
     // Whatever is sent next, the count of events lost before it goes first.
     if (this.droppedEvents > 0) this.flushDroppedNotice();
+    this.cork.hold();
     this.socket.write(line + '\n');
   }
 
