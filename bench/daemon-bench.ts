@@ -43,6 +43,24 @@ export function processCpuMs(pid: number): number {
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
 }
 
+/** `syscw` of /proc/<pid>/io: the write-family system calls a process has made (write, writev, pwrite, ...). */
+export function processWriteCalls(pid: number): number {
+  const m = /^syscw:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+/**
+ * The main-thread time of one `--trace-gc` line, in ms: the pause, plus the incremental
+ * marking steps a mark-compact reports ("+ 12.3 ms in 15 steps"); undefined for other lines.
+ * Unlike total CPU, which moves ±20 % with the machine's load, this counts the allocation cost.
+ */
+export function gcPauseMsOfTraceLine(line: string): number | undefined {
+  const m = /: (?:Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep|Mark-sweep)\b.*? MB, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+  if (m === null) return undefined;
+  const steps = /\(\+ ([\d.]+) ms in \d+ steps/.exec(line);
+  return Number(m[1]) + (steps === null ? 0 : Number(steps[1]));
+}
+
 /** VmRSS and VmHWM of a process, in MiB. */
 export function processMemoryMiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -57,6 +75,8 @@ export interface BenchDaemon {
   readonly socket: string;
   /** Lines the daemon has logged on stderr so far. */
   logLines(): number;
+  /** Main-thread GC time so far (ms), from the `--trace-gc` lines the bench has it print. */
+  gcPauseMs(): number;
   stop(): Promise<void>;
 }
 
@@ -102,7 +122,8 @@ export async function startBenchDaemon(
     }),
   );
   const script = entry === 'tsx' ? ['--import', TSX, join(REPO_ROOT, 'daemon/unicardd.ts')] : [join(REPO_ROOT, 'dist/daemon/unicardd.js')];
-  const child = spawn(process.execPath, [...UNICARDD_NODE_FLAGS, ...nodeFlags, ...script, '--config', config], {
+  // --trace-gc: one line per collection on stdout, summed into gcPauseMs().
+  const child = spawn(process.execPath, [...UNICARDD_NODE_FLAGS, '--trace-gc', ...nodeFlags, ...script, '--config', config], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -126,6 +147,7 @@ export async function startBenchDaemon(
   );
   // Drop the kept log lines as they come: thousands of authorizations log thousands of lines.
   let lines = 0;
+  let gcMs = 0;
   child.stderr?.on('data', (t: string | Buffer) => {
     for (const ch of String(t)) if (ch === '\n') lines++;
     if (p.stderr.length > 2000) p.stderr.splice(0, p.stderr.length - 200);
@@ -135,6 +157,11 @@ export async function startBenchDaemon(
     pid: child.pid ?? -1,
     socket: ready.socket!,
     logLines: () => lines,
+    gcPauseMs: () => {
+      // The ready line was read above; from here stdout carries only the GC trace.
+      for (const line of p.stdout.splice(0)) gcMs += gcPauseMsOfTraceLine(line) ?? 0;
+      return gcMs;
+    },
     stop: async () => {
       await p.stop('SIGTERM', 20_000);
     },
@@ -232,11 +259,22 @@ export interface ThroughputResult {
   pairP50: number;
   /** Lines the daemon logged per authorization (pino, synchronous writes to stderr). */
   logLinesPerAuth: number;
+  /** The daemon's write-family system calls per authorization (/proc/<pid>/io syscw). */
+  writeCallsPerAuth: number;
+  /** The daemon's main-thread GC time per authorization, µs (--trace-gc); NaN without the trace. */
+  gcPauseUsPerAuth: number;
   poolSpent: boolean;
 }
 
 /** Runs `loops` concurrently: `warmMs` not counted, then `measureMs` counted. */
-export async function runThroughput(loops: readonly ShopLoop[], daemonPid: number, warmMs: number, measureMs: number, logLines: () => number = () => 0): Promise<ThroughputResult> {
+export async function runThroughput(
+  loops: readonly ShopLoop[],
+  daemonPid: number,
+  warmMs: number,
+  measureMs: number,
+  logLines: () => number = () => 0,
+  gcPauseMs: () => number = () => Number.NaN,
+): Promise<ThroughputResult> {
   let spent = false;
   const phase = async (ms: number, auth: number[], pair: number[]): Promise<void> => {
     const deadline = performance.now() + ms;
@@ -259,12 +297,16 @@ export async function runThroughput(loops: readonly ShopLoop[], daemonPid: numbe
   const pair: number[] = [];
   const cpu0 = processCpuMs(daemonPid);
   const lines0 = logLines();
+  const writes0 = processWriteCalls(daemonPid);
+  const gc0 = gcPauseMs();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   await phase(measureMs, auth, pair);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = processCpuMs(daemonPid) - cpu0;
   const lines = logLines() - lines0;
+  const writes = processWriteCalls(daemonPid) - writes0;
+  const gc = gcPauseMs() - gc0;
   const own = process.cpuUsage(own0);
   auth.sort((a, b) => a - b);
   pair.sort((a, b) => a - b);
@@ -280,6 +322,8 @@ export async function runThroughput(loops: readonly ShopLoop[], daemonPid: numbe
     authorizeP99: quantile(auth, 0.99),
     pairP50: quantile(pair, 0.5),
     logLinesPerAuth: lines / n,
+    writeCallsPerAuth: writes / n,
+    gcPauseUsPerAuth: (gc * 1000) / n,
     poolSpent: spent,
   };
 }
@@ -394,7 +438,60 @@ export interface DaemonBenchOptions {
   readonly compare?: boolean;
   /** Bench households (default 1,500: 30,000 authorizations before the pool is spent). */
   readonly cards?: number;
+  /**
+   * Seconds of the paced run: a fresh daemon, every terminal authorizing once per
+   * {@link BAKERY_PERIOD_MS}, for its resident memory at a real shop's pace (default 20; 0 skips it).
+   */
+  readonly pacedSeconds?: number;
   readonly verbose?: boolean;
+}
+
+/**
+ * One authorization per terminal every 2 s: a fast bakery queue (a loaf hand-over takes
+ * longer than that), 16 /s at 32 terminals. The unpaced runs are a stress test far above it.
+ */
+export const BAKERY_PERIOD_MS = 2000;
+
+/** A paced run's result. */
+export interface PacedResult {
+  readonly authorizations: number;
+  readonly seconds: number;
+  readonly daemonCpuMsPerAuth: number;
+  readonly authorizeP50: number;
+  readonly rss: { rss: number; peak: number };
+}
+
+/**
+ * Every loop authorizes once per `periodMs` (their starts spread over the first period) for
+ * `durationMs`; the daemon's CPU and, at the end, its memory.
+ */
+export async function runPaced(loops: readonly ShopLoop[], daemonPid: number, periodMs: number, durationMs: number): Promise<PacedResult> {
+  const auth: number[] = [];
+  const cpu0 = processCpuMs(daemonPid);
+  const t0 = performance.now();
+  const deadline = t0 + durationMs;
+  await Promise.all(
+    loops.map(async (loop, i) => {
+      await new Promise((r) => setTimeout(r, (periodMs * i) / loops.length));
+      while (performance.now() < deadline) {
+        const started = performance.now();
+        const r = await loop.once();
+        if (r === undefined) return;
+        auth.push(r.authorizeMs);
+        const rest = periodMs - (performance.now() - started);
+        if (rest > 0) await new Promise((res) => setTimeout(res, rest));
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  auth.sort((a, b) => a - b);
+  return {
+    authorizations: auth.length,
+    seconds,
+    daemonCpuMsPerAuth: (processCpuMs(daemonPid) - cpu0) / Math.max(1, auth.length),
+    authorizeP50: quantile(auth, 0.5),
+    rss: processMemoryMiB(daemonPid),
+  };
 }
 
 /** Results of the daemon bench, for the table and the chart. */
@@ -402,6 +499,8 @@ export interface DaemonBenchResult {
   rows: BenchRow[];
   runs: ThroughputResult[];
   profileTop: Array<{ what: string; pct: number }>;
+  /** The paced run (memory at a real shop's pace), unless skipped. */
+  paced?: PacedResult & { connected: number };
 }
 
 /** Throughput, CPU per authorization and RSS at each terminal count. */
@@ -464,7 +563,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     const runs: ThroughputResult[] = [];
     let mem32 = memIdle;
     for (const n of counts) {
-      const r = await runThroughput(first.loops.slice(0, n), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines);
+      const r = await runThroughput(first.loops.slice(0, n), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines, daemon.gcPauseMs);
       runs.push(r);
       log(`${n} terminals: ${r.perSecond.toFixed(0)}/s, daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth, authorize p50 ${r.authorizeP50.toFixed(1)} ms${r.poolSpent ? ' (card pool spent)' : ''}`);
       if (n === most) mem32 = processMemoryMiB(daemon.pid);
@@ -479,7 +578,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         const c = await startAll([], other);
         daemon = c.d;
         const idle = processMemoryMiB(daemon.pid);
-        const run = await runThroughput(c.loops.slice(0, most), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines);
+        const run = await runThroughput(c.loops.slice(0, most), daemon.pid, warm * 1000, seconds * 1000, daemon.logLines, daemon.gcPauseMs);
         compared = { run, mem: processMemoryMiB(daemon.pid), idle };
         log(`daemon under ${other}, ${most} terminals: ${run.perSecond.toFixed(0)}/s, CPU ${run.daemonCpuMsPerAuth.toFixed(2)} ms/auth, RSS ${compared.mem.rss.toFixed(0)} MiB`);
       } catch (e) {
@@ -488,6 +587,21 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
       }
       await closeClients();
       await daemon?.stop();
+      daemon = undefined;
+    }
+
+    // Memory at a real shop's pace, on a fresh daemon (V8 keeps what a burst made it grow).
+    let paced: (PacedResult & { connected: number }) | undefined;
+    const pacedSeconds = options.pacedSeconds ?? 20;
+    if (pacedSeconds > 0) {
+      const p = await startAll();
+      daemon = p.d;
+      const connected = processMemoryMiB(daemon.pid).rss;
+      const r = await runPaced(p.loops.slice(0, most), daemon.pid, BAKERY_PERIOD_MS, pacedSeconds * 1000);
+      paced = { ...r, connected };
+      log(`${most} terminals at one authorization each every ${BAKERY_PERIOD_MS / 1000} s: ${r.authorizations} in ${r.seconds.toFixed(0)} s, RSS ${r.rss.rss.toFixed(1)} MiB (peak ${r.rss.peak.toFixed(1)}), CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth`);
+      await closeClients();
+      await daemon.stop();
       daemon = undefined;
     }
 
@@ -530,7 +644,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         value: r.daemonCpuMsPerAuth,
         unit: 'ms',
         ...(gated ? { target: '≤ 0.5 ms', pass: r.daemonCpuMsPerAuth <= 0.5 } : {}),
-        note: `/proc/<pid>/stat utime+stime; ${r.logLinesPerAuth.toFixed(1)} log lines each; bench process (terminals + clients) used ${r.benchCpuMsPerAuth.toFixed(2)} ms each`,
+        note: `/proc/<pid>/stat utime+stime; each: main-thread GC ${r.gcPauseUsPerAuth.toFixed(0)} µs (--trace-gc), ${r.writeCallsPerAuth.toFixed(1)} write calls (/proc/<pid>/io), ${r.logLinesPerAuth.toFixed(1)} log lines; bench process (terminals + clients) used ${r.benchCpuMsPerAuth.toFixed(2)} ms each`,
       });
     }
     rows.push({
@@ -542,12 +656,22 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     });
     rows.push({
       group: 'daemon',
-      name: `daemon RSS, ${most} terminals connected`,
+      name: `daemon RSS, ${most} terminals, after the unpaced runs`,
       value: mem32.rss,
       unit: 'MiB',
       ...(most === 32 ? { target: '≤ 80 MB', pass: mem32.rss * 1.048576 <= 80 } : {}),
-      note: `idle CPU with them connected ${idleCpuPct.toFixed(1)} % of a core; VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected); node ${UNICARDD_NODE_FLAGS.join(' ')} as bin/unicardd`,
+      note: `VmRSS after the ${most}-terminal run (peak VmHWM ${mem32.peak.toFixed(0)} MiB; ${memIdle.rss.toFixed(0)} MiB just after the terminals connected, idle CPU then ${idleCpuPct.toFixed(1)} % of a core); node ${UNICARDD_NODE_FLAGS.join(' ')} as bin/unicardd (+ --trace-gc for the GC figures)`,
     });
+    if (paced !== undefined) {
+      rows.push({
+        group: 'daemon',
+        name: `daemon RSS, ${most} terminals at a bakery's pace`,
+        value: paced.rss.rss,
+        unit: 'MiB',
+        ...(most === 32 ? { target: '≤ 80 MB', pass: paced.rss.peak * 1.048576 <= 80 } : {}),
+        note: `a fresh daemon, each terminal authorizing once every ${BAKERY_PERIOD_MS / 1000} s (${(paced.authorizations / paced.seconds).toFixed(0)} /s in all) for ${paced.seconds.toFixed(0)} s: VmRSS at the end, peak VmHWM ${paced.rss.peak.toFixed(1)} MiB (judged on the peak), ${paced.connected.toFixed(1)} MiB once connected; authorize p50 ${paced.authorizeP50.toFixed(1)} ms, daemon CPU ${paced.daemonCpuMsPerAuth.toFixed(2)} ms each (idle keepalives included)`,
+      });
+    }
     if (compared !== undefined) {
       const r = compared.run;
       rows.push({
@@ -576,7 +700,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         note: profileTop.slice(0, 5).map((t) => `${t.what} ${t.pct.toFixed(1)}%`).join('; '),
       });
     }
-    return { rows, runs, profileTop };
+    return { rows, runs, profileTop, ...(paced === undefined ? {} : { paced }) };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
     await daemon?.stop();
@@ -588,7 +712,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
 // Run on its own: node --import tsx bench/daemon-bench.ts [--quick]
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');
-  daemonBench(quick ? { seconds: 2, warmSeconds: 0.5 } : {})
+  daemonBench(quick ? { seconds: 2, warmSeconds: 0.5, pacedSeconds: 5 } : {})
     .then((r) => console.log(renderTable(r.rows)))
     .catch((e: unknown) => {
       console.error(e);

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   rows.push(...(await firmwareRows({ imageBytes: quick ? 32 * 1024 : 128 * 1024, chunkBytes: 4096 })));
   const latency = await latencyBench(quick ? { authorizations: 15, counted: 5 } : { authorizations: 50, counted: 20 });
   rows.push(...latency.rows);
-  const daemon = await daemonBench(quick ? { seconds: 2, warmSeconds: 0.5 } : { seconds: 6, warmSeconds: 1.5, compare: true });
+  const daemon = await daemonBench(quick ? { seconds: 2, warmSeconds: 0.5, pacedSeconds: 5 } : { seconds: 6, warmSeconds: 1.5, compare: true });
   rows.push(...daemon.rows.filter((r) => r.group !== 'growth'));
   const ledger = await ledgerRows(quick ? { sizes: [10_000], samples: 2000, commits: 200 } : {});
   rows.push(...ledger);
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
         rows,
         latencyVsTerminals: daemon.runs,
         profileTop: daemon.profileTop,
+        pacedRun: daemon.paced ?? null,
         chart: { file: 'latency-vs-terminals.png', x: 'terminals (unpaced TCP)', series: ['authorize p50 (blue)', 'authorize p99 (red)', 'authorize + commit p50 (green)'], y: 'ms, from 0' },
       },
       null,

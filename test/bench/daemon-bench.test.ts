@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ed25519FloorMs, processCpuMs, processMemoryMiB, quantile, summariseCpuProfile, type CpuProfile } from '../../bench/daemon-bench.js';
+import { mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519FloorMs, gcPauseMsOfTraceLine, processCpuMs, processMemoryMiB, processWriteCalls, quantile, summariseCpuProfile, type CpuProfile } from '../../bench/daemon-bench.js';
 
 describe('daemon bench arithmetic', () => {
   it('the Ed25519 floor is two verifies and one sign, in ms', () => {
@@ -22,6 +25,33 @@ describe('daemon bench arithmetic', () => {
     const m = processMemoryMiB(process.pid);
     expect(m.rss).toBeGreaterThan(1);
     expect(m.peak).toBeGreaterThanOrEqual(m.rss);
+  });
+});
+
+describe('cost counters that do not move with the machine load', () => {
+  it('counts this process\'s write calls from /proc/<pid>/io', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syscw-'));
+    try {
+      const fd = openSync(join(dir, 'f'), 'w');
+      const before = processWriteCalls(process.pid);
+      for (let i = 0; i < 25; i++) writeSync(fd, 'x');
+      closeSync(fd);
+      // Exactly our 25, plus whatever vitest's own threads wrote meanwhile.
+      expect(processWriteCalls(process.pid) - before).toBeGreaterThanOrEqual(25);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the main-thread time of --trace-gc lines (pause, plus incremental marking steps)', () => {
+    // Lines as node 20 prints them.
+    expect(gcPauseMsOfTraceLine('[22843:0x28f17e50]       24 ms: Scavenge 3.8 (4.0) -> 3.4 (5.0) MB, 1.46 / 0.00 ms  (average mu = 1.000, current mu = 1.000) allocation failure; ')).toBeCloseTo(1.46, 9);
+    expect(
+      gcPauseMsOfTraceLine(
+        '[22851:0x11b88e70]      238 ms: Mark-Compact 77.6 (97.2) -> 62.8 (97.6) MB, 9.64 / 0.01 ms  (+ 25.3 ms in 164 steps since start of marking, biggest step 3.4 ms, walltime since start of marking 99 ms) (average mu = 1.000, current mu = 1.000) finalize incremental marking via stack guard; GC in old space requested',
+      ),
+    ).toBeCloseTo(34.94, 9);
+    for (const other of ['{"level":30,"msg":"unicardd ready"}', '', 'Scavenge is a word', '[1:0x1] 5 ms: Scavenge 1.0 (2.0) -> 1.0 (2.0) MB']) expect(gcPauseMsOfTraceLine(other)).toBeUndefined();
   });
 });
 
