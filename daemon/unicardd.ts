@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UnicardError } from '../protocol/errors.js';
-import { NodeEd25519 } from '../protocol/crypto/ed25519.js';
+import { fastestEd25519, SodiumEd25519 } from '../protocol/crypto/ed25519.js';
 import { ApiServer, ApiServerError } from './api/index.js';
 import { ConfigError, loadConfig, LOG_LEVELS, type DaemonConfig, type LogLevel } from './config/index.js';
 import { createLogger, errorFields } from './logging.js';
@@ -119,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
   // Configuration problems end here with exit code 2 and a message naming the field.
   let config: DaemonConfig;
   let trustStore: TrustStore;
+  // One Ed25519 for the whole daemon: libsodium, or node:crypto where its addon cannot load.
+  const ed = fastestEd25519();
   try {
     config = await loadConfig({ ...(args.config === undefined ? {} : { configFile: args.config }), dev: args.dev });
     try {
@@ -127,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
       throw new ConfigError('CONFIG_FILE_INVALID', `dataDir: cannot create ${config.dataDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
     trustStore = await TrustStore.open({
-      ed: new NodeEd25519(),
+      ed,
       vendorRoots: config.trust.vendorRoots,
       issuerRoots: config.trust.issuerRoots,
       pinsFile: config.trust.pinsFile,
@@ -162,9 +164,11 @@ async function main(argv: string[]): Promise<number> {
       ...(missingFlags.length > 0 ? { nodeFlagsMissing: missingFlags } : {}),
       // Where Egypt's days come from: the system's tz file, or Intl when it is missing.
       egyptTime: egyptTimeSource(),
+      ed25519: ed.name,
     },
     'unicardd starting',
   );
+  if (ed.name !== 'libsodium') logger.warn({ reason: SodiumEd25519.unavailableReason }, `libsodium (sodium-native) did not load, so signatures are checked with node:crypto, about half as fast: ${SodiumEd25519.unavailableReason ?? 'unknown reason'}`);
   const timeSource = egyptTimeSource();
   if (timeSource.kind === 'intl') logger.warn({ reason: timeSource.reason }, `no readable tz file for Africa/Cairo (${timeSource.reason}): Egypt's days come from Intl (about 8 MiB more memory); install the tzdata package`);
   if (config.devTokenFile !== undefined) logger.info({ tokenFile: config.devTokenFile }, `development mode: the API token is in ${config.devTokenFile}`);
@@ -181,7 +185,7 @@ async function main(argv: string[]): Promise<number> {
     version: v,
   });
   // Dispensing (authorize, commit, ...): <dataDir>/dispense.json; a bad one is a config error.
-  const dispensing = await startDispensing(api, { dataDir: config.dataDir, issuerKeys: trustStore.issuerKeys, logger }).catch((e: unknown) => {
+  const dispensing = await startDispensing(api, { dataDir: config.dataDir, issuerKeys: trustStore.issuerKeys, logger, ed }).catch((e: unknown) => {
     if (e instanceof DispenseConfigError) return e;
     throw e;
   });

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NodeEd25519 } from '../../protocol/crypto/ed25519.js';
+import { fastestEd25519 } from '../../protocol/crypto/ed25519.js';
 import type { Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { TrustedKeys } from '../../protocol/crypto/signed-structure.js';
 import { invalidParams, type ApiLogger, type ApiServer, type MethodContext, type ParamReader } from '../api/index.js';
@@ -249,7 +249,7 @@ export interface StartDispensingOptions {
  * treats it like a bad config: exit 2).
  */
 export async function startDispensing(server: ApiServer, o: StartDispensingOptions): Promise<Dispensing> {
-  const ed = o.ed ?? new NodeEd25519();
+  const ed = o.ed ?? fastestEd25519();
   const path = o.configPath ?? join(o.dataDir, DISPENSE_CONFIG_FILE);
   if (!existsSync(path)) {
     o.logger?.warn({ file: path }, `no ${DISPENSE_CONFIG_FILE}: dispensing methods answer DISPENSE_UNAVAILABLE`);

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeCanonical, encodeCanonical, type CborValue } from '../../protocol/cbor-codec.js';
 import { constantTimeEqual, isBytes, toHex } from '../../protocol/crypto/bytes.js';
-import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
+import { fastestEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import { keyIdOf, type SignedStructure } from '../../protocol/crypto/signed-structure.js';
 import { MAX_CARD_COUNTER } from '../../protocol/crypto/card-structures.js';
 import { cardAuthHash, checkEvidence, decodeSupervisor, DIRECT_PARSERS, encodeSupervisor, type EvidenceParsers } from './evidence.js';
@@ -485,7 +485,7 @@ export class Ledger {
     daemonSeed: Uint8Array,
     options: LedgerOptions,
   ) {
-    this.ed = options.ed ?? new NodeEd25519();
+    this.ed = options.ed ?? fastestEd25519();
     this.clock = options.clock ?? Date.now;
     this.daemonPublicKey = this.ed.publicKeyFromSeed(daemonSeed);
     this.daemonKeyId = keyIdOf(this.daemonPublicKey);

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { constantTimeEqual, sha512, toHex } from '../../protocol/crypto/bytes.js';
 import { parseCardAuth, parseHolderVerify, verifyCardAuth, verifyHolderVerify, type CardAuthFields } from '../../protocol/crypto/card-structures.js';
 import { trustedKeysOf, verifyCardCertificate, verifyDeviceCertificate, type CardCertificate } from '../../protocol/crypto/certificates.js';
-import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
+import { fastestEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import { keyIdHex, type TrustedKeys } from '../../protocol/crypto/signed-structure.js';
 import { UnicardError } from '../../protocol/errors.js';
 import { cardAuthHash } from './evidence.js';
@@ -192,7 +192,7 @@ export class ReceiptChainVerifier {
     seen: SeenStore = new MemorySeenStore(),
   ) {
     this.seen = seen;
-    this.ed = options.ed ?? new NodeEd25519();
+    this.ed = options.ed ?? fastestEd25519();
     this.issuers = toTrusted(roots.issuerRoots);
     this.vendors = toTrusted(roots.vendorRoots);
     for (const k of roots.daemonPublicKeys) this.daemonKeys.set(keyIdHex(k), k);

@@ -52,7 +52,7 @@ import { MAX_FRAME_SIZE_LIMIT, MIN_FRAME_SIZE, maxPayloadSize, type FrameDecoder
 import { SEAL_MIN_RECORD_LENGTH } from '../../protocol/crypto/sealed-channel.js';
 import type { SegmentationCounters, SegmenterOptions } from '../../protocol/segmentation.js';
 import { HostHandshake, type HostSession, type RandomBytes } from '../../protocol/crypto/handshake.js';
-import { NodeEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
+import { fastestEd25519, type Ed25519 } from '../../protocol/crypto/ed25519.js';
 import type { DeviceCertificate } from '../../protocol/crypto/certificates.js';
 import { BannerScanner, type TerminalBanner } from './banner.js';
 import { realClock, type SessionClock } from './session-clock.js';
@@ -333,7 +333,7 @@ export class TerminalSession {
     this.link = link;
     this.options = options;
     this.clock = options.clock ?? realClock;
-    this.ed = options.ed ?? new NodeEd25519();
+    this.ed = options.ed ?? fastestEd25519();
     this.randomBytes = options.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
     const stream = options.codec === undefined;
     // The host has memory to spare: accept and send any frame the framing allows; what the

@@ -1,11 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { CryptoError } from '../errors.js';
 import { fuzzRuns } from '../../test/support/fuzz.js';
 import { fromHex, toHex } from './bytes.js';
-import { isCanonicalS, NodeEd25519, TweetnaclEd25519, VerifiedSignatureCache, type Ed25519 } from './ed25519.js';
+import { fastestEd25519, isCanonicalS, NodeEd25519, SodiumEd25519, TweetnaclEd25519, VerifiedSignatureCache, type Ed25519 } from './ed25519.js';
 
 const vectorsDir = new URL('../../test/vectors/', import.meta.url);
 const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name, vectorsDir), 'utf8'));
@@ -18,7 +20,13 @@ interface WycheproofEd25519 {
 
 const rfc = readJson('rfc8032-ed25519.json') as Rfc8032Case[];
 const wycheproof = readJson('wycheproof-ed25519.json') as WycheproofEd25519;
-const impls: Ed25519[] = [new NodeEd25519(), new TweetnaclEd25519()];
+// The daemon's libsodium must load here (CI too): a missing addon fails these tests with its
+// reason instead of silently testing the fallback only.
+const sodiumEd = SodiumEd25519.create();
+if (sodiumEd === undefined) throw new Error(`sodium-native did not load: ${SodiumEd25519.unavailableReason}`);
+const nodeEd = new NodeEd25519();
+const naclEd = new TweetnaclEd25519();
+const impls: Ed25519[] = [sodiumEd, nodeEd, naclEd];
 // tweetnacl needs ~10 ms per operation: under `make fuzz` these properties run 1/100 of the
 // long count (10,000 at 1,000,000), which still finishes in minutes.
 const slowRuns = (defaultRuns: number): number => Math.max(defaultRuns, Math.floor(fuzzRuns(defaultRuns) / 100));
@@ -49,10 +57,10 @@ describe('Ed25519 RFC 8032 §7.1', () => {
       expect(ed.verify(fromHex(c.pub), msg, fromHex(c.sig))).toBe(true);
     });
   }
-  it('both implementations give byte-identical signatures', () => {
-    const [a, b] = impls as [Ed25519, Ed25519];
+  it('all implementations give byte-identical signatures', () => {
     for (const c of rfc) {
-      expect(a.sign(fromHex(c.priv), fromHex(c.msg))).toEqual(b.sign(fromHex(c.priv), fromHex(c.msg)));
+      const [first, ...rest] = impls.map((ed) => ed.sign(fromHex(c.priv), fromHex(c.msg)));
+      for (const sig of rest) expect(sig).toEqual(first);
     }
   });
 });
@@ -138,8 +146,40 @@ describe('Ed25519 bad inputs', () => {
   });
 });
 
-describe('Ed25519 property: both implementations agree', () => {
-  const [nodeEd, naclEd] = impls as [Ed25519, Ed25519];
+describe('Ed25519 property: the implementations agree', () => {
+  it('fastestEd25519 is libsodium here, and node:crypto only when the addon cannot load', () => {
+    expect(fastestEd25519().name).toBe('libsodium');
+    expect(SodiumEd25519.unavailableReason).toBeUndefined();
+    // A process where the addon does not load (a preload makes require throw, as on a platform
+    // without a prebuilt binary): node:crypto, with the reason, and it still signs and verifies.
+    const code = `const m = await import('./protocol/crypto/ed25519.ts'); const ed = m.fastestEd25519(); const seed = new Uint8Array(32).fill(1); const msg = new Uint8Array([1, 2]); console.log(JSON.stringify({ name: ed.name, reason: m.SodiumEd25519.unavailableReason, ok: ed.verify(ed.publicKeyFromSeed(seed), msg, ed.sign(seed, msg)) }));`;
+    const out = execFileSync(process.execPath, ['--require', fileURLToPath(new URL('../../test/support/no-sodium.cjs', import.meta.url)), '--import', 'tsx', '--input-type=module', '-e', code], { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(out.trim())).toEqual({ name: 'node:crypto', reason: 'No native build was found for this platform (test preload)', ok: true });
+  });
+  it('property: libsodium and node:crypto give the same keys, signatures and verdicts, S+L and flipped bits refused', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), fc.nat(63), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 64, maxLength: 64 }), (seed, msg, flip, junkKey, junkSig) => {
+        const pk = nodeEd.publicKeyFromSeed(seed);
+        expect(sodiumEd.publicKeyFromSeed(seed)).toEqual(pk);
+        const sig = sodiumEd.sign(seed, msg);
+        expect(nodeEd.sign(seed, msg)).toEqual(sig);
+        expect(sodiumEd.verify(pk, msg, sig)).toBe(true);
+        const s = readLe(sig.subarray(32));
+        if (s + L < 1n << 256n) {
+          const malleable = new Uint8Array(sig);
+          malleable.set(writeLe(s + L, 32), 32);
+          expect(sodiumEd.verify(pk, msg, malleable)).toBe(false);
+        }
+        const bad = new Uint8Array(sig);
+        bad[flip] = (bad[flip] as number) ^ 1;
+        expect(sodiumEd.verify(pk, msg, bad)).toBe(false);
+        // Random keys and signatures (most keys are not even curve points): the same verdict.
+        expect(sodiumEd.verify(junkKey, msg, junkSig)).toBe(nodeEd.verify(junkKey, msg, junkSig));
+        expect(sodiumEd.verify(pk, msg, junkSig)).toBe(nodeEd.verify(pk, msg, junkSig));
+      }),
+      { numRuns: fuzzRuns(2000) },
+    );
+  });
   it('property: same keys, same signatures, same verdicts; S+L rejected by both', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), fc.nat(63), (seed, msg, flip) => {

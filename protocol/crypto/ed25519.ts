@@ -1,12 +1,16 @@
 /**
- * Ed25519 (RFC 8032, pure EdDSA) behind one small interface with two implementations:
- * - {@link NodeEd25519}: node:crypto (OpenSSL), the daemon's fast path;
+ * Ed25519 (RFC 8032, pure EdDSA) behind one small interface with three implementations:
+ * - {@link SodiumEd25519}: libsodium through sodium-native, the daemon's fast path (on this
+ *   project's machines 2 × node:crypto's verify and sign: BENCHMARKS.md);
+ * - {@link NodeEd25519}: node:crypto (OpenSSL), where the native addon cannot load;
  * - {@link TweetnaclEd25519}: tweetnacl, the firmware reference (the shape a C port with
  *   TweetNaCl or Monocypher has).
- * Ed25519 is deterministic, so both produce identical signatures for the same seed and
- * message. Both reject malleable signatures (S >= L), which tweetnacl alone does not.
+ * Ed25519 is deterministic, so all produce identical signatures for the same seed and
+ * message. All reject malleable signatures (S >= L), which tweetnacl alone does not check.
+ * {@link fastestEd25519} picks the daemon's.
  */
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import nacl from 'tweetnacl';
 import { CryptoError } from '../errors.js';
 import { concatBytes, isBytes } from './bytes.js';
@@ -20,7 +24,7 @@ export const ED25519_SIGNATURE_LENGTH = 64;
 
 /** Ed25519 signing and verification; implementations differ only in speed. */
 export interface Ed25519 {
-  /** 'node:crypto' | 'tweetnacl' */
+  /** 'libsodium' | 'node:crypto' | 'tweetnacl' */
   readonly name: string;
   /** Public key (32 bytes) of a 32-byte seed. Throws CryptoError KEY_INVALID on a bad seed. */
   publicKeyFromSeed(seed32: Uint8Array): Uint8Array;
@@ -189,6 +193,106 @@ export class NodeEd25519 implements Ed25519 {
   get cachedPublicKeys(): number {
     return this.publicKeys.size;
   }
+}
+
+/** The part of sodium-native's API used here (libsodium's names). */
+interface SodiumBinding {
+  crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void;
+  crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
+  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+let sodiumBinding: SodiumBinding | null | undefined;
+let sodiumFailure: string | undefined;
+
+/**
+ * sodium-native, loaded at first use; null when its addon cannot load here (no prebuilt
+ * binary for this platform, a damaged install): callers then use node:crypto.
+ */
+function loadSodium(): SodiumBinding | null {
+  if (sodiumBinding !== undefined) return sodiumBinding;
+  try {
+    sodiumBinding = createRequire(import.meta.url)('sodium-native') as SodiumBinding;
+  } catch (e) {
+    sodiumBinding = null;
+    sodiumFailure = e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
+  }
+  return sodiumBinding;
+}
+
+/**
+ * Ed25519 on libsodium (sodium-native's prebuilt addon): the same verdicts as node:crypto on
+ * all 151 Wycheproof cases and the RFC 8032 vectors (tests), at about half its cost per verify
+ * and per sign on this project's machines. Expanded secret keys are kept per seed (bounded,
+ * keyed by a hash of the seed), as the node implementation keeps its KeyObjects.
+ */
+export class SodiumEd25519 implements Ed25519 {
+  readonly name = 'libsodium';
+  private readonly keyPairs = new BoundedCache<{ secretKey: Uint8Array; publicKey: Uint8Array }>(64);
+
+  private constructor(private readonly sodium: SodiumBinding) {}
+
+  /** An instance, or undefined when the addon does not load on this machine. */
+  static create(): SodiumEd25519 | undefined {
+    const binding = loadSodium();
+    return binding === null ? undefined : new SodiumEd25519(binding);
+  }
+
+  /** Why the addon did not load (for the daemon's start record), or undefined. */
+  static get unavailableReason(): string | undefined {
+    loadSodium();
+    return sodiumFailure;
+  }
+
+  private keyPair(seed32: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } {
+    checkSeed(seed32);
+    const cacheKey = seedCacheKey(seed32);
+    let pair = this.keyPairs.get(cacheKey);
+    if (pair === undefined) {
+      const publicKey = new Uint8Array(ED25519_PUBLIC_KEY_LENGTH);
+      const secretKey = new Uint8Array(64);
+      try {
+        this.sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed32);
+      } catch {
+        throw new CryptoError('KEY_INVALID', 'Ed25519 seed rejected by libsodium');
+      }
+      pair = { secretKey, publicKey };
+      this.keyPairs.set(cacheKey, pair);
+    }
+    return pair;
+  }
+
+  publicKeyFromSeed(seed32: Uint8Array): Uint8Array {
+    return new Uint8Array(this.keyPair(seed32).publicKey);
+  }
+
+  sign(seed32: Uint8Array, message: Uint8Array): Uint8Array {
+    const { secretKey } = this.keyPair(seed32);
+    const signature = new Uint8Array(ED25519_SIGNATURE_LENGTH);
+    this.sodium.crypto_sign_detached(signature, message, secretKey);
+    return signature;
+  }
+
+  verify(publicKey32: Uint8Array, message: Uint8Array, signature64: Uint8Array): boolean {
+    if (!isBytes(publicKey32, ED25519_PUBLIC_KEY_LENGTH) || !isBytes(signature64, ED25519_SIGNATURE_LENGTH) || !isBytes(message)) {
+      return false;
+    }
+    // libsodium checks S < L itself; checking here too keeps the rule visible and uniform.
+    if (!isCanonicalS(signature64)) return false;
+    try {
+      return this.sodium.crypto_sign_verify_detached(signature64, message, publicKey32);
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * The fastest Ed25519 this machine offers: libsodium when its addon loads, else node:crypto.
+ * What the daemon signs receipts and verifies cards and terminals with.
+ */
+export function fastestEd25519(): Ed25519 {
+  return SodiumEd25519.create() ?? new NodeEd25519();
 }
 
 /**
