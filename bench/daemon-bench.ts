@@ -2,8 +2,8 @@
  * Daemon throughput, CPU per authorization and memory: the real `unicardd` process (data dir
  * on disk, commits durable as the daemon makes them), simulated terminals on unpaced TCP
  * links, one shop client per terminal. The terminals all live in THIS process (they sign
- * with node:crypto, so they cost the daemon's two cores as little as they can; they still
- * share the machine): the daemon's own CPU time is read from /proc/<pid>/stat around each
+ * with libsodium, or node:crypto without it, so they cost the daemon's two cores as little
+ * as they can; they still share the machine): the daemon's own CPU time is read from /proc/<pid>/stat around each
  * run, and its memory from /proc/<pid>/status. An authorization here is authorize (card
  * auth + holder verify, finger queued in advance, no sensor delay) + commit (durable receipt).
  *
@@ -177,11 +177,15 @@ export interface InProcessTerminal {
   close(): Promise<void>;
 }
 
+// The bench's terminals sign with the fastest Ed25519 here too (libsodium, else node:crypto):
+// they share the daemon's two cores, and a real terminal signs in its secure element.
+const benchTerminalEd = fastestEd25519();
+
 /** Starts the terminal `terminalId` of the world in this process, listening on TCP (any free port). */
 export async function startInProcessTerminal(world: BenchWorld, terminalId: string, stateDir: string): Promise<InProcessTerminal> {
   // Cards keep their counters in memory: the load generator shares the daemon's two cores, and
   // an atomic card-file write per signature cost it ~15 % of its CPU.
-  const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir, terminalId, durable: false, cardCounters: 'memory', log: () => {} });
+  const terminal = await SimulatedTerminal.fromWorld({ worldDir: world.dir, stateDir, terminalId, durable: false, cardCounters: 'memory', ed: benchTerminalEd, log: () => {} });
   const port = new TcpPort(0, '127.0.0.1', {}, () => {});
   terminal.setPort(port);
   await port.start((link) => terminal.attach(link));
@@ -627,7 +631,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     }
 
     const rows: BenchRow[] = [];
-    const note = `unicardd process (${entry === 'dist' ? 'dist/, compiled, as bin/unicardd runs it' : 'sources under tsx'}); terminals simulated in the bench process (node:crypto), unpaced TCP; authorize + durable commit`;
+    const note = `unicardd process (${entry === 'dist' ? 'dist/, compiled, as bin/unicardd runs it' : 'sources under tsx'}); terminals simulated in the bench process (${benchTerminalEd.name}), unpaced TCP; authorize + durable commit`;
     for (const r of runs) {
       const gated = r.terminals === most && most === 32;
       rows.push({
