@@ -3,6 +3,7 @@
  * (never a stack trace), zero-config development mode, a second daemon on a socket in use,
  * and SIGINT. No terminals here (see daemon-terminals.test.ts).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,11 @@ describe('unicardd --dev', () => {
       await client.close();
       // One clear line about HID either way: disabled (node-hid or libusb missing) or no USB ids to probe.
       expect(daemon.logs().some((r) => /^HID( disabled)?:/.test(String(r.msg)))).toBe(true);
+      // The start record says which Ed25519 and which time-zone source this daemon runs on:
+      // libsodium (the addon loads here), and the system's tz file when there is one.
+      const start = daemon.logs().find((r) => r.msg === 'unicardd starting');
+      expect(start).toMatchObject({ ed25519: 'libsodium', egyptTime: { kind: existsSync('/usr/share/zoneinfo/Africa/Cairo') && process.env.TZDIR === undefined ? 'zone-file' : expect.any(String) } });
+      expect(daemon.logs().filter((r) => r.level === 40 && /libsodium|tz file/.test(String(r.msg)))).toEqual([]);
 
       const second = await unicardd(['--dev'], cwd);
       expect(second.code).toBe(1);
