@@ -14,6 +14,7 @@ export const QUIRK_RULES = {
   accept_clear: 'clear requests are executed after a handshake instead of being dropped',
   no_banner: 'no identification line at boot',
   replay_card_auth: 'CardAuthenticate is answered with the card signature of the previous transaction (a replayed card signature)',
+  no_segment_nak: 'segments are advertised and reassembled, but a transfer with a segment missing is never NAKed (it waits for ever)',
 } as const;
 
 /** Name of a quirk. */

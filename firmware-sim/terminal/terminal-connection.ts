@@ -235,7 +235,9 @@ export class TerminalConnection {
       this.segmentTimer = undefined;
       this.segmentTimerAt = undefined;
       if (this.closed || this.rebooting) return;
-      this.writeUnits(this.channel.poll());
+      const due = this.channel.poll();
+      // The quirk keeps the segmentation's state moving but never sends its NAKs.
+      if (!this.quirks.has('no_segment_nak')) this.writeUnits(due);
       this.armSegmentTimer();
     });
   }

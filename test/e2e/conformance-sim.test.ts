@@ -73,6 +73,7 @@ describe('unicard conformance against unicard-sim', () => {
     ['no_replay_cache', ['exactly-once.same-id', 'exactly-once.id-reused', 'exactly-once.card-counter']],
     ['no_keepalive', ['keepalive.long-wait', 'holder.retry-and-match']],
     ['accept_clear', ['session.clear-refused']],
+    ['no_segment_nak', ['framing.segments']],
   ];
   for (const [quirk, expected] of quirks) {
     it(`quirk ${quirk} fails exactly ${expected.join(', ')}`, async () => {
