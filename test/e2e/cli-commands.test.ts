@@ -144,6 +144,31 @@ describe('unicard device commands on the simulator', () => {
     expect(text.stdout).toMatch(/→ clear\s+GetInfo #\d+/);
   }, 30_000);
 
+  it('monitor shows the segments and NAKs of a damaged line below the messages', async () => {
+    // Bytes damaged both ways: each side segments its long packets, and NAKs what goes missing.
+    expect((await sim.control({ cmd: 'seed', seed: 7 })).ok).toBe(true);
+    expect((await sim.control({ cmd: 'corrupt', rate: 0.005, direction: 'both' })).ok).toBe(true);
+    try {
+      const r = await runCli(['monitor', '--port', port, '--vendor-root', vendorRoot, '--duration', '4', '--interval', '60', '--ping-bytes', '256', '--json']);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => json<{ dir?: string; type?: string; link?: { kind: string; seq: number; index?: number; count: number; missing?: number[] } }>(l));
+      const segments = lines.filter((l) => l.link?.kind === 'segment');
+      const naks = lines.filter((l) => l.link?.kind === 'nak');
+      expect(segments.length, r.stdout.slice(-2000)).toBeGreaterThan(0);
+      // Both ends cut long packets once the line shows damage, and every piece names its place.
+      for (const sgm of segments) expect(sgm.link!.index!).toBeLessThan(sgm.link!.count);
+      expect(new Set(segments.map((l) => l.dir))).toEqual(new Set(['tx', 'rx']));
+      expect(naks.length, r.stdout.slice(-2000)).toBeGreaterThan(0);
+      for (const n of naks) expect(n.link!.missing!.length).toBeGreaterThan(0);
+      // The messages the pieces carried still print whole.
+      expect(lines.filter((l) => l.dir === 'rx' && l.type === 'PingResult').length, JSON.stringify(Object.entries(lines.reduce<Record<string, number>>((m, l) => ((m[`${l.dir} ${l.type ?? (l as { error?: string }).error ?? l.link?.kind}`] = (m[`${l.dir} ${l.type ?? (l as { error?: string }).error ?? l.link?.kind}`] ?? 0) + 1), m), {})))).toBeGreaterThan(0);
+      const text = await runCli(['monitor', '--port', port, '--vendor-root', vendorRoot, '--duration', '3', '--interval', '60', '--ping-bytes', '256']);
+      expect(text.stdout).toMatch(/[←→] link {4}segment \d+\/\d+ of packet seq \d+/);
+    } finally {
+      await sim.control({ cmd: 'clear' });
+    }
+  }, 60_000);
+
   it('trust pin writes the pins file; a pinned terminal is accepted without the vendor root', async () => {
     const pins = join(scratch, 'pins.json');
     const pin = await runCli(['trust', 'pin', '--port', port, '--by', 'tech 114', '--yes', '--pins', pins, '--json']);
