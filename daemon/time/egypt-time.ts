@@ -36,27 +36,39 @@ export function egyptTimeSource(): EgyptTimeSource {
   return load().source;
 }
 
-let intlFormat: Intl.DateTimeFormat | undefined;
+const intlFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * A zone's UTC offset (seconds east) at a Unix time (seconds), from Intl (ICU's copy of the tz
+ * database): the fallback for Egypt, and the reference the zone-file tests check against.
+ */
+export function intlOffsetSeconds(timeZone: string, unixSeconds: number): number {
+  let format = intlFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      calendar: 'gregory',
+      numberingSystem: 'latn',
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    intlFormats.set(timeZone, format);
+  }
+  const t = Math.floor(unixSeconds);
+  const p: Record<string, number> = {};
+  for (const part of format.formatToParts(t * 1000)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  const wall = Date.UTC(p.year ?? 1970, (p.month ?? 1) - 1, p.day ?? 1, (p.hour ?? 0) % 24, p.minute ?? 0, p.second ?? 0);
+  return wall / 1000 - t;
+}
 
 /** Cairo's UTC offset (seconds east) from Intl: the fallback, and the tests' reference. */
 export function intlCairoOffsetSeconds(unixSeconds: number): number {
-  intlFormat ??= new Intl.DateTimeFormat('en-US', {
-    timeZone: EGYPT_TIME_ZONE,
-    calendar: 'gregory',
-    numberingSystem: 'latn',
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  const t = Math.floor(unixSeconds);
-  const p: Record<string, number> = {};
-  for (const part of intlFormat.formatToParts(t * 1000)) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  const wall = Date.UTC(p.year ?? 1970, (p.month ?? 1) - 1, p.day ?? 1, (p.hour ?? 0) % 24, p.minute ?? 0, p.second ?? 0);
-  return wall / 1000 - t;
+  return intlOffsetSeconds(EGYPT_TIME_ZONE, unixSeconds);
 }
 
 const HOUR_MS = 3_600_000;
