@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UnicardError } from '../protocol/errors.js';
 import { fastestEd25519, SodiumEd25519 } from '../protocol/crypto/ed25519.js';
+import { fastestSecretBox } from '../protocol/crypto/secretbox.js';
 import { ApiServer, ApiServerError } from './api/index.js';
 import { ConfigError, loadConfig, LOG_LEVELS, type DaemonConfig, type LogLevel } from './config/index.js';
 import { createLogger, errorFields } from './logging.js';
@@ -165,10 +166,11 @@ async function main(argv: string[]): Promise<number> {
       // Where Egypt's days come from: the system's tz file, or Intl when it is missing.
       egyptTime: egyptTimeSource(),
       ed25519: ed.name,
+      secretbox: fastestSecretBox().name,
     },
     'unicardd starting',
   );
-  if (ed.name !== 'libsodium') logger.warn({ reason: SodiumEd25519.unavailableReason }, `libsodium (sodium-native) did not load, so signatures are checked with node:crypto, about half as fast: ${SodiumEd25519.unavailableReason ?? 'unknown reason'}`);
+  if (ed.name !== 'libsodium') logger.warn({ reason: SodiumEd25519.unavailableReason }, `libsodium (sodium-native) did not load, so signatures are checked with node:crypto, about half as fast, and terminal sessions are sealed with tweetnacl: ${SodiumEd25519.unavailableReason ?? 'unknown reason'}`);
   const timeSource = egyptTimeSource();
   if (timeSource.kind === 'intl') logger.warn({ reason: timeSource.reason }, `no readable tz file for Africa/Cairo (${timeSource.reason}): Egypt's days come from Intl (about 8 MiB more memory); install the tzdata package`);
   if (config.devTokenFile !== undefined) logger.info({ tokenFile: config.devTokenFile }, `development mode: the API token is in ${config.devTokenFile}`);

@@ -10,10 +10,10 @@
  * {@link fastestEd25519} picks the daemon's.
  */
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import nacl from 'tweetnacl';
 import { CryptoError } from '../errors.js';
 import { concatBytes, isBytes } from './bytes.js';
+import { loadSodium, sodiumUnavailableReason, type SodiumBinding } from './sodium-addon.js';
 
 /** Length of an Ed25519 seed (the RFC 8032 private key). */
 export const ED25519_SEED_LENGTH = 32;
@@ -195,31 +195,6 @@ export class NodeEd25519 implements Ed25519 {
   }
 }
 
-/** The part of sodium-native's API used here (libsodium's names). */
-interface SodiumBinding {
-  crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void;
-  crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
-  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
-}
-
-let sodiumBinding: SodiumBinding | null | undefined;
-let sodiumFailure: string | undefined;
-
-/**
- * sodium-native, loaded at first use; null when its addon cannot load here (no prebuilt
- * binary for this platform, a damaged install): callers then use node:crypto.
- */
-function loadSodium(): SodiumBinding | null {
-  if (sodiumBinding !== undefined) return sodiumBinding;
-  try {
-    sodiumBinding = createRequire(import.meta.url)('sodium-native') as SodiumBinding;
-  } catch (e) {
-    sodiumBinding = null;
-    sodiumFailure = e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
-  }
-  return sodiumBinding;
-}
-
 /**
  * Ed25519 on libsodium (sodium-native's prebuilt addon): the same verdicts as node:crypto on
  * all 151 Wycheproof cases and the RFC 8032 vectors (tests), at about half its cost per verify
@@ -240,8 +215,7 @@ export class SodiumEd25519 implements Ed25519 {
 
   /** Why the addon did not load (for the daemon's start record), or undefined. */
   static get unavailableReason(): string | undefined {
-    loadSodium();
-    return sodiumFailure;
+    return sodiumUnavailableReason();
   }
 
   private keyPair(seed32: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } {

@@ -5,12 +5,16 @@ import { SessionError } from '../errors.js';
 import { fuzzRuns } from '../../test/support/fuzz.js';
 import { u64be } from './bytes.js';
 import { SEAL_MAX_COUNTER, SEAL_MIN_RECORD_LENGTH, SEAL_REPLAY_WINDOW, SealedChannel, sealNonce } from './sealed-channel.js';
+import { SodiumSecretBox, tweetnaclSecretBox, type SecretBox } from './secretbox.js';
 import type { SessionKeys } from './session-keys.js';
 
 const keys: SessionKeys = { h2t: new Uint8Array(32).fill(0xa1), t2h: new Uint8Array(32).fill(0xb2) };
-const pair = (): { host: SealedChannel; terminal: SealedChannel } => ({
-  host: new SealedChannel('host', keys),
-  terminal: new SealedChannel('terminal', keys),
+const sodiumBox = SodiumSecretBox.create();
+// The addon ships prebuilt for this project's platforms; a run without it must not pass silently.
+const boxes: SecretBox[] = [tweetnaclSecretBox, ...(sodiumBox === undefined ? [] : [sodiumBox])];
+const pairOn = (box: SecretBox): { host: SealedChannel; terminal: SealedChannel } => ({
+  host: new SealedChannel('host', keys, { box }),
+  terminal: new SealedChannel('terminal', keys, { box }),
 });
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const code = (f: () => unknown): string | undefined => {
@@ -23,7 +27,12 @@ const code = (f: () => unknown): string | undefined => {
   }
 };
 
-describe('SealedChannel', () => {
+it('libsodium secretbox loads here', () => {
+  expect(sodiumBox?.name).toBe('libsodium');
+});
+
+describe.each(boxes)('SealedChannel on $name', (box) => {
+  const pair = (): { host: SealedChannel; terminal: SealedChannel } => pairOn(box);
   it('round-trips both directions with counters starting at 1', () => {
     const { host, terminal } = pair();
     const r1 = host.seal(bytes('ping'));
@@ -80,7 +89,7 @@ describe('SealedChannel', () => {
     expect(terminal.open(records[2]!)).toEqual(bytes('r3')); // 63 below
     expect(code(() => terminal.open(records[2]!))).toBe('SEAL_REPLAY');
     // A jump of more than the window forgets everything below: the old top is now too old.
-    const far = new SealedChannel('host', keys, { firstSendCounter: 66n + BigInt(SEAL_REPLAY_WINDOW) + 5n }).seal(bytes('far'));
+    const far = new SealedChannel('host', keys, { firstSendCounter: 66n + BigInt(SEAL_REPLAY_WINDOW) + 5n, box }).seal(bytes('far'));
     expect(terminal.open(far)).toEqual(bytes('far'));
     expect(code(() => terminal.open(last))).toBe('SEAL_REPLAY');
   });
@@ -95,12 +104,12 @@ describe('SealedChannel', () => {
   });
   it('a record sealed for one direction does not open in the other (reflection)', () => {
     const { host } = pair();
-    const other = new SealedChannel('host', keys);
+    const other = new SealedChannel('host', keys, { box });
     expect(code(() => other.open(host.seal(bytes('mirror'))))).toBe('SEAL_AUTH_FAILED');
   });
   it('a record under other session keys is SEAL_AUTH_FAILED', () => {
     const { host } = pair();
-    const stranger = new SealedChannel('terminal', { h2t: new Uint8Array(32).fill(1), t2h: new Uint8Array(32).fill(2) });
+    const stranger = new SealedChannel('terminal', { h2t: new Uint8Array(32).fill(1), t2h: new Uint8Array(32).fill(2) }, { box });
     expect(code(() => stranger.open(host.seal(bytes('x'))))).toBe('SEAL_AUTH_FAILED');
   });
   it('short records are SEAL_MALFORMED', () => {
@@ -135,8 +144,8 @@ describe('SealedChannel', () => {
     expect(terminal.open(record)).toEqual(bytes('a record of some length'));
   });
   it('the last counter 2^64−1 is usable, then SEAL_COUNTER_EXHAUSTED', () => {
-    const host = new SealedChannel('host', keys, { firstSendCounter: SEAL_MAX_COUNTER });
-    const terminal = new SealedChannel('terminal', keys);
+    const host = new SealedChannel('host', keys, { firstSendCounter: SEAL_MAX_COUNTER, box });
+    const terminal = new SealedChannel('terminal', keys, { box });
     const last = host.seal(bytes('last'));
     expect(last.subarray(0, 8)).toEqual(new Uint8Array(8).fill(0xff));
     expect(terminal.open(last)).toEqual(bytes('last'));
@@ -145,11 +154,12 @@ describe('SealedChannel', () => {
   });
   it('refuses keys of the wrong length', () => {
     expect(() => new SealedChannel('host', { h2t: new Uint8Array(31), t2h: new Uint8Array(32) })).toThrow(SessionError);
-    expect(() => new SealedChannel('host', keys, { firstSendCounter: 0n })).toThrow(SessionError);
+    expect(() => new SealedChannel('host', keys, { firstSendCounter: 0n, box })).toThrow(SessionError);
   });
 });
 
-describe('SealedChannel fuzz', () => {
+describe.each(boxes)('SealedChannel fuzz on $name', (box) => {
+  const pair = (): { host: SealedChannel; terminal: SealedChannel } => pairOn(box);
   const sealCodes = new Set(['SEAL_MALFORMED', 'SEAL_REPLAY', 'SEAL_AUTH_FAILED']);
   it('fuzz: random records end in a typed error only', () => {
     const { terminal } = pair();

@@ -4,9 +4,9 @@
  * nonce = direction byte ‖ 15 zero bytes ‖ counter u64 BE. The receiver accepts only a
  * counter above the highest it accepted so far (gaps allowed, since frames can be lost).
  */
-import nacl from 'tweetnacl';
 import { SessionError } from '../errors.js';
-import { concatBytes, isBytes, readU64be, u64be } from './bytes.js';
+import { isBytes, readU64be } from './bytes.js';
+import { fastestSecretBox, SECRETBOX_NONCE_LENGTH, SECRETBOX_TAG_LENGTH, type SecretBox } from './secretbox.js';
 import { SESSION_KEY_LENGTH, type SessionKeys } from './session-keys.js';
 
 /** Direction byte of the nonce: host → terminal. */
@@ -16,7 +16,7 @@ export const DIRECTION_T2H = 0x02;
 /** Bytes of the counter prefix of a record. */
 export const SEAL_COUNTER_LENGTH = 8;
 /** Poly1305 tag length added by secretbox. */
-export const SEAL_TAG_LENGTH = nacl.secretbox.overheadLength; // 16
+export const SEAL_TAG_LENGTH = SECRETBOX_TAG_LENGTH; // 16
 /** Shortest valid record: counter + tag, empty plaintext. */
 export const SEAL_MIN_RECORD_LENGTH = SEAL_COUNTER_LENGTH + SEAL_TAG_LENGTH;
 /** Largest counter; a channel that has used it cannot seal again. */
@@ -24,10 +24,14 @@ export const SEAL_MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
 
 /** The 24-byte secretbox nonce for a direction and counter. */
 export function sealNonce(direction: number, counter: bigint): Uint8Array {
-  const nonce = new Uint8Array(nacl.secretbox.nonceLength); // 24
+  const nonce = new Uint8Array(SECRETBOX_NONCE_LENGTH); // 24
   nonce[0] = direction;
-  nonce.set(u64be(counter), 16);
+  setNonceCounter(nonce, counter);
   return nonce;
+}
+
+function setNonceCounter(nonce: Uint8Array, counter: bigint): void {
+  new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength).setBigUint64(16, counter, false);
 }
 
 /** Options for {@link SealedChannel}; only tests need them. */
@@ -37,6 +41,8 @@ export interface SealedChannelOptions {
    * exhaustion only: reusing a counter under the same key destroys confidentiality.
    */
   firstSendCounter?: bigint;
+  /** The secretbox implementation (default {@link fastestSecretBox}: libsodium, else tweetnacl). */
+  box?: SecretBox;
 }
 
 /**
@@ -57,8 +63,10 @@ const WINDOW_MASK = (1n << BigInt(SEAL_REPLAY_WINDOW)) - 1n;
 export class SealedChannel {
   private readonly sendKey: Uint8Array;
   private readonly receiveKey: Uint8Array;
-  private readonly sendDirection: number;
-  private readonly receiveDirection: number;
+  private readonly box: SecretBox;
+  /** Nonces rewritten in place per record (direction byte fixed, counter in bytes 16..23). */
+  private readonly sendNonce: Uint8Array;
+  private readonly receiveNonce: Uint8Array;
   private nextSend: bigint;
   private highestReceived = 0n;
   /** Bit i set: counter highestReceived − i was accepted (bit 0 is highestReceived itself). */
@@ -72,8 +80,9 @@ export class SealedChannel {
     const host = role === 'host';
     this.sendKey = new Uint8Array(host ? keys.h2t : keys.t2h);
     this.receiveKey = new Uint8Array(host ? keys.t2h : keys.h2t);
-    this.sendDirection = host ? DIRECTION_H2T : DIRECTION_T2H;
-    this.receiveDirection = host ? DIRECTION_T2H : DIRECTION_H2T;
+    this.sendNonce = sealNonce(host ? DIRECTION_H2T : DIRECTION_T2H, 0n);
+    this.receiveNonce = sealNonce(host ? DIRECTION_T2H : DIRECTION_H2T, 0n);
+    this.box = options.box ?? fastestSecretBox();
     this.nextSend = options.firstSendCounter ?? 1n;
     if (this.nextSend < 1n || this.nextSend > SEAL_MAX_COUNTER + 1n) {
       throw new SessionError('SEAL_COUNTER_EXHAUSTED', 'first send counter out of range');
@@ -87,8 +96,11 @@ export class SealedChannel {
     }
     const counter = this.nextSend;
     this.nextSend = counter + 1n;
-    const box = nacl.secretbox(plaintext, sealNonce(this.sendDirection, counter), this.sendKey);
-    return concatBytes(u64be(counter), box);
+    setNonceCounter(this.sendNonce, counter);
+    const record = new Uint8Array(SEAL_COUNTER_LENGTH + SEAL_TAG_LENGTH + plaintext.length);
+    record.set(this.sendNonce.subarray(16), 0); // the counter, big-endian
+    this.box.seal(record.subarray(SEAL_COUNTER_LENGTH), plaintext, this.sendNonce, this.sendKey);
+    return record;
   }
 
   /** Opens a record from the peer and returns its plaintext. */
@@ -107,8 +119,9 @@ export class SealedChannel {
         highest: this.highestReceived.toString(),
       });
     }
-    const plaintext = nacl.secretbox.open(record.subarray(SEAL_COUNTER_LENGTH), sealNonce(this.receiveDirection, counter), this.receiveKey);
-    if (plaintext === null) {
+    setNonceCounter(this.receiveNonce, counter);
+    const plaintext = new Uint8Array(record.length - SEAL_MIN_RECORD_LENGTH);
+    if (!this.box.open(plaintext, record.subarray(SEAL_COUNTER_LENGTH), this.receiveNonce, this.receiveKey)) {
       throw new SessionError('SEAL_AUTH_FAILED', 'sealed record failed authentication');
     }
     if (below < 0n) {

@@ -119,7 +119,7 @@ describe('unicardd --dev', () => {
       // The start record says which Ed25519 and which time-zone source this daemon runs on:
       // libsodium (the addon loads here), and the system's tz file when there is one.
       const start = daemon.logs().find((r) => r.msg === 'unicardd starting');
-      expect(start).toMatchObject({ ed25519: 'libsodium', egyptTime: { kind: existsSync('/usr/share/zoneinfo/Africa/Cairo') && process.env.TZDIR === undefined ? 'zone-file' : expect.any(String) } });
+      expect(start).toMatchObject({ ed25519: 'libsodium', secretbox: 'libsodium', egyptTime: { kind: existsSync('/usr/share/zoneinfo/Africa/Cairo') && process.env.TZDIR === undefined ? 'zone-file' : expect.any(String) } });
       expect(daemon.logs().filter((r) => r.level === 40 && /libsodium|tz file/.test(String(r.msg)))).toEqual([]);
 
       const second = await unicardd(['--dev'], cwd);
