@@ -79,12 +79,16 @@ describe('cairoDay: the Egyptian day of an instant', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: MAX_UNIX_SECONDS }), (t) => {
         expect(cairoDateTime(t)).toBe(fromIntl(t));
+        expect(cairoDay(t)).toBe(fromIntl(t).slice(0, 10));
       }),
       { numRuns: RUNS },
     );
     const transitions = ['2023-04-27T22:00:00Z', '2023-10-26T21:00:00Z', '2024-04-25T22:00:00Z', '2024-10-31T21:00:00Z', '2025-04-24T22:00:00Z', '2025-10-30T21:00:00Z', '2026-04-23T22:00:00Z', '2026-10-29T21:00:00Z'];
     for (const iso of transitions) {
-      for (let t = utc(iso) - 3600; t < utc(iso) + 3600; t += 7) expect(cairoDateTime(t)).toBe(fromIntl(t));
+      for (let t = utc(iso) - 3600; t < utc(iso) + 3600; t += 7) {
+        expect(cairoDateTime(t)).toBe(fromIntl(t));
+        expect(cairoDay(t)).toBe(fromIntl(t).slice(0, 10));
+      }
     }
   });
 
@@ -146,8 +150,27 @@ describe('calendar arithmetic on days', () => {
     expect(dayLabel('2025-03-19', 'ar')).toBe('الأربعاء 2025-03-19');
   });
 
-  it('calendar functions refuse non-days with TIME_INVALID', () => {
+  it('property: the remembered days give what Date gives, asked once or again', () => {
+    const reference = (day: string, n: number): string => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2_932_896 - 400 }), fc.integer({ min: -400, max: 400 }), (dayNumber, n) => {
+        const day = new Date(dayNumber * 86_400_000).toISOString().slice(0, 10);
+        for (let again = 0; again < 2; again++) {
+          expect(addDays(day, n)).toBe(reference(day, n));
+          expect(daysBetween(day, reference(day, n))).toBe(n);
+          expect(weekday(day)).toBe(new Date(dayNumber * 86_400_000).getUTCDay());
+          expect(isDay(day)).toBe(true);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('calendar functions refuse non-days with TIME_INVALID, also after real days were remembered', () => {
+    expect(addDays('2025-02-28', 1)).toBe('2025-03-01');
     expect(() => addDays('2025-02-30', 1)).toThrow(PolicyError);
+    expect(() => addDays('2025-02-30', 1)).toThrow(PolicyError);
+    expect(isDay('2025-02-30')).toBe(false);
     expect(() => weekday('tomorrow')).toThrow(PolicyError);
     expect(() => firstDayOf('2025-00')).toThrow(PolicyError);
   });

@@ -42,9 +42,33 @@ function localIso(unixSeconds: number): string {
   return new Date(seconds * 1000 + cairoOffsetMs(seconds * 1000)).toISOString();
 }
 
+/*
+ * Day strings and their UTC midnights, remembered. Each authorization asks for the same few
+ * days (today, the days ahead it may collect, last month's first and last) several times, and
+ * a regular expression, a Date round trip and an ISO string per question were ~5 % of the
+ * daemon's CPU per authorization (BENCHMARKS.md). Only valid days are kept; a full cache is
+ * simply emptied (a daemon meets a few hundred distinct days a year).
+ */
+const DAY_CACHE_LIMIT = 4096;
+const msByDay = new Map<string, number>();
+const dayByNumber = new Map<number, Day>();
+
+/** 'YYYY-MM-DD' of the day that starts `dayNumber` days after 1970-01-01 (the UTC calendar). */
+function dayOfNumber(dayNumber: number): Day {
+  let day = dayByNumber.get(dayNumber);
+  if (day === undefined) {
+    day = new Date(dayNumber * MS_PER_DAY).toISOString().slice(0, 10);
+    if (dayByNumber.size >= DAY_CACHE_LIMIT) dayByNumber.clear();
+    dayByNumber.set(dayNumber, day);
+  }
+  return day;
+}
+
 /** The Egyptian calendar day of a Unix time (seconds). TIME_INVALID outside 1970..9999. */
 export function cairoDay(unixSeconds: number): Day {
-  return localIso(unixSeconds).slice(0, 10);
+  checkTime(unixSeconds);
+  const ms = Math.floor(unixSeconds) * 1000;
+  return dayOfNumber(Math.floor((ms + cairoOffsetMs(ms)) / MS_PER_DAY));
 }
 
 /** 'YYYY-MM-DD HH:MM:SS' in Egypt's local time (for documents and test tables). */
@@ -54,6 +78,18 @@ export function cairoDateTime(unixSeconds: number): string {
 }
 
 function dayToUtcMs(day: Day): number {
+  const known = msByDay.get(day);
+  if (known !== undefined) return known;
+  const ms = parseDayToUtcMs(day);
+  if (!Number.isNaN(ms)) {
+    if (msByDay.size >= DAY_CACHE_LIMIT) msByDay.clear();
+    msByDay.set(day, ms);
+  }
+  return ms;
+}
+
+function parseDayToUtcMs(day: Day): number {
+  if (typeof day !== 'string') return Number.NaN;
   const m = DAY_RE.exec(day);
   if (!m) return Number.NaN;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -64,8 +100,9 @@ function dayToUtcMs(day: Day): number {
   return ms;
 }
 
+/** The day of a UTC midnight (every caller passes one). */
 function utcMsToDay(ms: number): Day {
-  return new Date(ms).toISOString().slice(0, 10);
+  return dayOfNumber(Math.floor(ms / MS_PER_DAY));
 }
 
 /** True when `s` is a real calendar day 'YYYY-MM-DD' (1970..9999). */
