@@ -436,8 +436,12 @@ describe('durability and the chain across reopen', () => {
     ).toThrowError(expect.objectContaining({ code: 'AUTHORIZATION_NOT_FOUND' }));
     expect(h.ledger.head().seq).toBe(0);
     expect(h.ledger.db.prepare('SELECT count(*) AS n FROM authorizations').get()).toEqual({ n: 0 });
+    // The terminal's certificate went with the rollback; the ledger must not think it stored.
+    expect(h.ledger.db.prepare('SELECT count(*) AS n FROM device_certificates').get()).toEqual({ n: 0 });
     const a = (await h.ledger.createAuthorization(h.bread(card))).authorization;
     expect((await h.ledger.commit(a.id, 1)).receipt.seq).toBe(1);
+    expect(h.ledger.db.prepare('SELECT count(*) AS n FROM device_certificates').get()).toEqual({ n: 1 });
+    expect(verifyLedger(h.ledger, h.world.roots()).ok).toBe(true);
   });
 });
 
