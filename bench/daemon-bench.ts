@@ -24,6 +24,7 @@ import { ProcessHandle, REPO_ROOT } from '../test/e2e/daemon-harness.js';
 import { UNICARDD_NODE_FLAGS } from '../daemon/node-flags.js';
 import { AUTHS_PER_CARD, CardPool, makeBenchWorld, type BenchWorld } from './bench-world.js';
 import { formatValue, renderTable, type BenchRow } from './bench-table.js';
+import { PERF_HZ, perfAvailable, perfScript, startPerfRecord, summarisePerfScript, type PerfSummary } from './perf-profile.js';
 
 export const BENCH_TOKEN = 'bench-shop-token-0123456789';
 const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
@@ -278,6 +279,8 @@ export async function runThroughput(
   measureMs: number,
   logLines: () => number = () => 0,
   gcPauseMs: () => number = () => Number.NaN,
+  /** Started when the counted phase starts, stopped when it ends (e.g. a `perf record`). */
+  during?: () => { stop(): Promise<void> },
 ): Promise<ThroughputResult> {
   let spent = false;
   const phase = async (ms: number, auth: number[], pair: number[]): Promise<void> => {
@@ -304,9 +307,11 @@ export async function runThroughput(
   const writes0 = processWriteCalls(daemonPid);
   const gc0 = gcPauseMs();
   const own0 = process.cpuUsage();
+  const recording = during?.();
   const t0 = performance.now();
   await phase(measureMs, auth, pair);
   const seconds = (performance.now() - t0) / 1000;
+  await recording?.stop();
   const cpu = processCpuMs(daemonPid) - cpu0;
   const lines = logLines() - lines0;
   const writes = processWriteCalls(daemonPid) - writes0;
@@ -456,6 +461,9 @@ export interface DaemonBenchOptions {
  */
 export const BAKERY_PERIOD_MS = 2000;
 
+/** Warm-up before the perf profile: V8 still compiles hot code for the first few thousand authorizations. */
+const PERF_WARM_MS = 5000;
+
 /** A paced run's result. */
 export interface PacedResult {
   readonly authorizations: number;
@@ -503,6 +511,8 @@ export interface DaemonBenchResult {
   rows: BenchRow[];
   runs: ThroughputResult[];
   profileTop: Array<{ what: string; pct: number }>;
+  /** CPU per authorization by layer from `perf`, when it could run (else profileTop, from --cpu-prof). */
+  perfProfile?: PerfSummary;
   /** The paced run (memory at a real shop's pace), unless skipped. */
   paced?: PacedResult & { connected: number };
 }
@@ -614,7 +624,34 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
     log(`Ed25519 floor: 2 verifies (${floor.verifyUs.toFixed(0)} µs each) + 1 sign (${floor.signUs.toFixed(0)} µs) = ${floor.floorMs.toFixed(3)} ms per authorization`);
     const missed = big.perSecond < 2000 || big.daemonCpuMsPerAuth > 0.5;
     let profileTop: Array<{ what: string; pct: number }> = [];
-    if (missed && options.profile !== false) {
+    let perfProfile: PerfSummary | undefined;
+    if (missed && options.profile !== false && (await perfAvailable())) {
+      // CPU time by layer (perf-profile.ts says why not --cpu-prof): a fresh daemon, warmed
+      // until V8 has compiled its hot code, then the counted seconds under `perf record`.
+      const p = await startAll(['--perf-basic-prof']);
+      daemon = p.d;
+      const pid = daemon.pid;
+      const perfFile = join(dir, 'perf.data');
+      try {
+        const r = await runThroughput(p.loops.slice(0, most), pid, PERF_WARM_MS, Math.min(seconds, 5) * 1000, undefined, undefined, () => startPerfRecord(pid, perfFile));
+        await closeClients();
+        await daemon.stop();
+        daemon = undefined;
+        perfProfile = summarisePerfScript(await perfScript(perfFile), pid, r.authorizations, PERF_HZ);
+        log(
+          `perf: main thread ${perfProfile.mainUsPerAuthorization.toFixed(0)} µs/auth (${perfProfile.layers
+            .slice(0, 8)
+            .map((l) => `${l.layer} ${l.usPerAuthorization.toFixed(0)}`)
+            .join('; ')}), helper threads ${perfProfile.helperUsPerAuthorization.toFixed(0)} µs/auth`,
+        );
+      } catch (e) {
+        log(`the perf profile failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      } finally {
+        // --perf-basic-prof leaves its symbol map in /tmp.
+        await rm(`/tmp/perf-${pid}.map`, { force: true });
+      }
+    } else if (missed && options.profile !== false) {
+      log('perf cannot profile here (Debian: apt-get install linux-perf; perf_event_paranoid ≤ 2): the profile falls back to --cpu-prof, which counts wall time, blocked system calls included');
       const profDir = join(dir, 'prof');
       const p = await startAll(['--cpu-prof', '--cpu-prof-dir', profDir]);
       daemon = p.d;
@@ -695,6 +732,18 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         note: `p99 ${r.authorizeP99.toFixed(1)} ms; authorize + commit p50 ${r.pairP50.toFixed(1)} ms; daemon CPU ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth (unpaced)`,
       });
     }
+    if (perfProfile !== undefined) {
+      rows.push({
+        group: 'daemon',
+        name: `where the daemon's CPU goes (${most} terminals, perf, µs per authorization)`,
+        value: perfProfile.mainUsPerAuthorization,
+        unit: 'µs main thread',
+        note: `${perfProfile.layers
+          .slice(0, 7)
+          .map((l) => `${l.layer} ${l.usPerAuthorization.toFixed(0)}`)
+          .join('; ')}; helper threads ${perfProfile.helperUsPerAuthorization.toFixed(0)} (GC ${perfProfile.helpers.gcUs.toFixed(0)}, compiler ${perfProfile.helpers.compilerUs.toFixed(0)})`,
+      });
+    }
     if (profileTop.length > 0) {
       rows.push({
         group: 'daemon',
@@ -704,7 +753,7 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         note: profileTop.slice(0, 5).map((t) => `${t.what} ${t.pct.toFixed(1)}%`).join('; '),
       });
     }
-    return { rows, runs, profileTop, ...(paced === undefined ? {} : { paced }) };
+    return { rows, runs, profileTop, ...(perfProfile === undefined ? {} : { perfProfile }), ...(paced === undefined ? {} : { paced }) };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
     await daemon?.stop();

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
         rows,
         latencyVsTerminals: daemon.runs,
         profileTop: daemon.profileTop,
+        perfProfile: daemon.perfProfile ?? null,
         pacedRun: daemon.paced ?? null,
         chart: { file: 'latency-vs-terminals.png', x: 'terminals (unpaced TCP)', series: ['authorize p50 (blue)', 'authorize p99 (red)', 'authorize + commit p50 (green)'], y: 'ms, from 0' },
       },
