@@ -24,7 +24,7 @@ import { ProcessHandle, REPO_ROOT } from '../test/e2e/daemon-harness.js';
 import { UNICARDD_NODE_FLAGS } from '../daemon/node-flags.js';
 import { AUTHS_PER_CARD, CardPool, makeBenchWorld, type BenchWorld } from './bench-world.js';
 import { formatValue, renderTable, type BenchRow } from './bench-table.js';
-import { PERF_HZ, perfAvailable, perfScript, startPerfRecord, summarisePerfScript, type PerfSummary } from './perf-profile.js';
+import { perfAvailable, perfScript, startPerfRecord, summarisePerfScript, type PerfSummary } from './perf-profile.js';
 
 export const BENCH_TOKEN = 'bench-shop-token-0123456789';
 const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
@@ -637,15 +637,16 @@ export async function daemonBench(options: DaemonBenchOptions = {}): Promise<Dae
         await closeClients();
         await daemon.stop();
         daemon = undefined;
-        perfProfile = summarisePerfScript(await perfScript(perfFile), pid, r.authorizations, PERF_HZ);
+        perfProfile = summarisePerfScript(await perfScript(perfFile), pid, r.daemonCpuMsPerAuth * 1000);
         log(
-          `perf: main thread ${perfProfile.mainUsPerAuthorization.toFixed(0)} µs/auth (${perfProfile.layers
+          `perf (this run: ${r.perSecond.toFixed(0)}/s, ${r.daemonCpuMsPerAuth.toFixed(2)} ms/auth shared out by ${perfProfile.samples} samples): main thread ${perfProfile.mainUsPerAuthorization.toFixed(0)} µs/auth (${perfProfile.layers
             .slice(0, 8)
             .map((l) => `${l.layer} ${l.usPerAuthorization.toFixed(0)}`)
             .join('; ')}), helper threads ${perfProfile.helperUsPerAuthorization.toFixed(0)} µs/auth`,
         );
       } catch (e) {
-        log(`the perf profile failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+        const stderr = (e as { stderr?: unknown }).stderr;
+        log(`the perf profile failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}${typeof stderr === 'string' && stderr !== '' ? ` (${stderr.trim().split('\n').slice(-2).join(' ')})` : ''}`);
       } finally {
         // --perf-basic-prof leaves its symbol map in /tmp.
         await rm(`/tmp/perf-${pid}.map`, { force: true });

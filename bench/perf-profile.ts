@@ -116,13 +116,14 @@ export function layerOf(frames: readonly Frame[]): string {
 }
 
 /**
- * Sums `perf script` samples of one process into CPU per authorization: the main thread
- * (`mainTid`, the process id) by layer, the helper threads by kind. `hz` is the sampling
- * frequency `perf record -F` used; `authorizations` those done while it recorded.
+ * Shares out the process's CPU per authorization (`cpuUsPerAuthorization`, measured from
+ * /proc over the same run) by `perf script` samples: the main thread (`mainTid`, the process
+ * id) by layer, the helper threads by kind. perf gives the proportions only: it attaches a
+ * moment after it starts and may drop samples under load, so its own counts would understate.
  */
-export function summarisePerfScript(text: string, mainTid: number, authorizations: number, hz: number): PerfSummary {
+export function summarisePerfScript(text: string, mainTid: number, cpuUsPerAuthorization: number): PerfSummary {
   const samples = parsePerfScript(text);
-  const usPerSample = authorizations > 0 ? 1e6 / hz / authorizations : 0;
+  const usPerSample = samples.length > 0 ? cpuUsPerAuthorization / samples.length : 0;
   const byLayer = new Map<string, number>();
   let main = 0;
   let compiler = 0;

@@ -52,9 +52,9 @@ describe('perf profile summary', () => {
     ]);
   });
 
-  it('turns samples into µs per authorization: main thread by layer, helpers by kind', () => {
-    // 1,000 samples a second and 2 authorizations: each sample is 1 ms / 2 = 500 µs per authorization.
-    const s = summarisePerfScript(SCRIPT, 4100, 2, 1000);
+  it('shares the measured CPU per authorization out by samples: main thread by layer, helpers by kind', () => {
+    // 3,500 µs per authorization over 7 samples: 500 µs each.
+    const s = summarisePerfScript(SCRIPT, 4100, 3500);
     expect(s.samples).toBe(7);
     expect(s.mainUsPerAuthorization).toBe(2500);
     expect(s.helperUsPerAuthorization).toBe(1000);
@@ -65,6 +65,6 @@ describe('perf profile summary', () => {
 
   it('reads nothing from text that is not perf output', () => {
     expect(parsePerfScript('not perf\n\nat all')).toEqual([]);
-    expect(summarisePerfScript('', 1, 0, 997)).toMatchObject({ samples: 0, mainUsPerAuthorization: 0, layers: [] });
+    expect(summarisePerfScript('', 1, 1000)).toMatchObject({ samples: 0, mainUsPerAuthorization: 0, layers: [] });
   });
 });
