@@ -280,7 +280,7 @@ export async function runThroughput(
   logLines: () => number = () => 0,
   gcPauseMs: () => number = () => Number.NaN,
   /** Started when the counted phase starts, stopped when it ends (e.g. a `perf record`). */
-  during?: () => { stop(): Promise<void> },
+  during?: () => Promise<{ stop(): Promise<void> }>,
 ): Promise<ThroughputResult> {
   let spent = false;
   const phase = async (ms: number, auth: number[], pair: number[]): Promise<void> => {
@@ -300,6 +300,7 @@ export async function runThroughput(
     );
   };
   await phase(warmMs, [], []);
+  const recording = await during?.();
   const auth: number[] = [];
   const pair: number[] = [];
   const cpu0 = processCpuMs(daemonPid);
@@ -307,16 +308,15 @@ export async function runThroughput(
   const writes0 = processWriteCalls(daemonPid);
   const gc0 = gcPauseMs();
   const own0 = process.cpuUsage();
-  const recording = during?.();
   const t0 = performance.now();
   await phase(measureMs, auth, pair);
   const seconds = (performance.now() - t0) / 1000;
-  await recording?.stop();
   const cpu = processCpuMs(daemonPid) - cpu0;
   const lines = logLines() - lines0;
   const writes = processWriteCalls(daemonPid) - writes0;
   const gc = gcPauseMs() - gc0;
   const own = process.cpuUsage(own0);
+  await recording?.stop();
   auth.sort((a, b) => a - b);
   pair.sort((a, b) => a - b);
   const n = auth.length;

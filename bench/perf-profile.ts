@@ -13,6 +13,7 @@
  * `perf` and a kernel that lets a user profile their own processes (perf_event_paranoid ≤ 2).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -163,17 +164,39 @@ export async function perfAvailable(): Promise<boolean> {
 /** Sampling frequency of {@link startPerfRecord} (a prime, so it does not beat with timers). */
 export const PERF_HZ = 997;
 
-/** Starts `perf record -g` on `pid`, writing `out`; `stop()` ends it and waits until the file is written. */
-export function startPerfRecord(pid: number, out: string): { stop(): Promise<void> } {
-  const child: ChildProcess = spawn('perf', ['record', '-q', '-F', String(PERF_HZ), '-g', '-p', String(pid), '-o', out], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
+/**
+ * Starts `perf record -g` on `pid`, writing `out`; resolves once perf has attached (its file
+ * exists), so the counted run is recorded from its start. `stop()` ends it and waits until
+ * the file is complete; it rejects with perf's own message when perf did not record.
+ */
+export async function startPerfRecord(pid: number, out: string): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn('perf', ['record', '-q', '-F', String(PERF_HZ), '-g', '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString();
   });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', (e) => {
+      stderr += e.message;
+      resolve(-1);
+    });
+  });
+  const failure = (): Error => new Error(`perf record did not record: ${stderr.trim().split('\n').slice(-2).join(' ') || 'no message'}`);
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw failure();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return {
     async stop() {
       if (child.exitCode === null) child.kill('SIGINT');
       await exited;
+      if (!existsSync(out)) throw failure();
     },
   };
 }
