@@ -32,8 +32,8 @@ describe('UNICARDD_NODE_FLAGS', () => {
     const MiB = 1024 * 1024;
     const flagged = run(UNICARDD_NODE_FLAGS);
     const plain = run([]);
-    // Young generation: 2 semi-spaces of at most 4 MiB (the default grows past that here).
-    expect(flagged.young).toBeLessThanOrEqual(8 * MiB);
+    // Young generation: 2 semi-spaces of at most 2 MiB (the default grows past that here).
+    expect(flagged.young).toBeLessThanOrEqual(4 * MiB);
     expect(plain.young).toBeGreaterThan(16 * MiB);
     // The heap limit: 256 MiB of old generation plus the young generation.
     expect(flagged.limit).toBeLessThanOrEqual(300 * MiB);

@@ -6,14 +6,16 @@
  * measures the daemon's RSS. Why each, with the figures: BENCHMARKS.md "Daemon RSS".
  */
 export const UNICARDD_NODE_FLAGS: readonly string[] = [
-  // Young generation at most 2 × 4 MiB instead of node's 2 × 16 MiB. Measured after a
-  // 32-terminal run (main-thread GC pause per authorization from --trace-gc, which unlike
+  // Young generation at most 2 × 2 MiB instead of node's 2 × 16 MiB. Session 3 measured after
+  // a 32-terminal run (main-thread GC pause per authorization from --trace-gc, which unlike
   // total CPU is not drowned in the shared machine's noise): semi-space 8 MiB 95 MiB RSS and
-  // 46 µs; 4 MiB 84 MiB and 69 µs; 2 MiB 79-81 MiB and 132 µs; 1 MiB 78 MiB and 207 µs.
-  // 4 MiB buys 10 MiB for ~1 % of an authorization's CPU; smaller sizes cost 4-8 % more for
-  // 3-6 MiB, because each scavenge costs ~1 ms whatever its size (the daemon still allocates
-  // ~250 KiB per authorization). BENCHMARKS.md "Daemon RSS".
-  '--max-semi-space-size=4',
+  // 46 µs; 4 MiB 84 MiB and 69 µs; 2 MiB 79-81 MiB and 132 µs; 1 MiB 78 MiB and 207 µs, and
+  // shipped 4. Session 4 found the bakery-pace reading had counted idempotent replays: with
+  // real authorizations a fresh daemon peaks at 79.5-80.0 MiB with 4 and 75.8 MiB with 2, so
+  // 2 it is: a few per cent of CPU at stress load (where the CPU target is missed anyway) for
+  // the 80 MB budget where a shop runs. Below 2 each MiB costs more pauses than it is worth
+  // (a scavenge costs ~1 ms whatever its size). BENCHMARKS.md "Daemon RSS".
+  '--max-semi-space-size=2',
   // A heap limit below 256 MiB gives V8's old generation its smallest growth factor (1.3 ×
   // the live heap instead of up to 4 ×): promoted garbage is collected sooner. The live heap
   // is 10-30 MiB (SQLite's pages are not in it), so the limit itself is far off.

@@ -5,7 +5,7 @@
  *   node --import tsx daemon/unicardd.ts --dev            # zero-config development mode
  *
  * What ships is the tsc build, started with the memory flags of node-flags.ts:
- *   node --max-semi-space-size=4 ... dist/daemon/unicardd.js --config ...   (bin/unicardd does)
+ *   node --max-semi-space-size=2 ... dist/daemon/unicardd.js --config ...   (bin/unicardd does)
  *
  * Loads and checks the config (a bad one: the message on stderr, exit code 2), opens the
  * trust store, starts the TerminalManager (discovery, probes, hotplug) and the local API,
