@@ -20,6 +20,13 @@ export const UNICARDD_NODE_FLAGS: readonly string[] = [
   // the live heap instead of up to 4 ×): promoted garbage is collected sooner. The live heap
   // is 10-30 MiB (SQLite's pages are not in it), so the limit itself is far off.
   '--max-old-space-size=256',
+  // The old generation's first collection limit at 8 MiB instead of V8's default (a share of
+  // the 256 MiB maximum): until its first mark-compact the old generation grew with garbage,
+  // 10 → 15 MiB in the first minutes at a bakery's pace. Measured on a fresh daemon with 32
+  // terminals authorizing every 2 s: peak RSS 72.0-72.1 MiB instead of 75.4-76.5; under
+  // stress load the limit soon follows the live heap either way (GC per authorization 84-88
+  // µs against 76-87, within noise). BENCHMARKS.md "Daemon RSS".
+  '--initial-old-space-size=8',
   // One V8 helper thread instead of four (node's default): fewer thread stacks and malloc
   // arenas; GC and compilation still run beside the main thread.
   '--v8-pool-size=1',
